@@ -1,0 +1,204 @@
+"""A decoder-only Transformer language model (GPT) from scratch.
+
+    tokens (B, T) -> token + position embeddings (B, T, C)
+                  -> n_layer x Block: x = x + attn(norm(x)); x = x + mlp(norm(x))
+                  -> final norm -> linear head -> logits (B, T, vocab_size)
+
+Design choices, and the simplifications made for teaching:
+- GPT-2's layout: pre-norm residual blocks, learned absolute positions, a GELU
+  MLP four times wider than the model, optional biases, and the output head
+  tied to the token embedding (one matrix for "id -> vector" and "vector -> id").
+- Attention is looked up by name in `minillm.attention.ATTENTION`: the plain
+  reference and PyTorch's fused kernel today, Triton kernels in module M4.
+  Norms, activations and positions are looked up the same way (`NORMS`,
+  `ACTIVATIONS`, `POSITIONS`), so module M3 adds variants without touching
+  the blocks.
+- Weights start as in GPT-2: N(0, 0.02) for linear layers and token
+  embeddings, N(0, 0.01) for position embeddings, zero biases, and the
+  projections that write into the residual stream scaled by 1/sqrt(2 n_layer)
+  so the stream's variance does not grow with depth.
+
+Dimension names used throughout the package: B batch, T time (sequence), C
+channels (n_embd), nh heads, hs head size (C // nh), V vocabulary.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from . import config as _config
+from .attention import ATTENTION
+from .errors import ConfigError
+
+NORMS = {"layernorm": nn.LayerNorm}
+ACTIVATIONS = {"gelu": nn.GELU}
+POSITIONS = ("learned",)
+
+
+@dataclass
+class GPTConfig:
+    vocab_size: int = 65         # number of token ids; taken from the tokenizer
+    block_size: int = 64         # context length: the most tokens the model sees at once
+    n_layer: int = 4             # Transformer blocks stacked on the residual stream
+    n_head: int = 4              # attention heads per block; n_embd must divide evenly
+    n_embd: int = 128            # width of the residual stream (d_model)
+    dropout: float = 0.0         # on attention weights and residual branches; 0 for small data
+    bias: bool = True            # biases in linear layers and norms, as GPT-2 has them
+    tie_weights: bool = True     # share the token embedding with the output head (GPT-2)
+    attention: str = "sdpa"      # "reference" (explicit scores) or "sdpa" (PyTorch's fused kernel)
+    norm: str = "layernorm"      # normalisation before each sub-layer (pre-norm)
+    activation: str = "gelu"     # the MLP's non-linearity
+    position: str = "learned"    # how positions are encoded: a learned table, as in GPT-2
+
+    def __post_init__(self):
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if self.n_embd % self.n_head:
+            fits = [h for h in range(1, self.n_embd + 1) if self.n_embd % h == 0]
+            near = sorted(fits, key=lambda h: abs(h - self.n_head))[:2]
+            raise ConfigError(f"n_embd={self.n_embd} is not divisible by n_head={self.n_head}: each head gets "
+                              f"n_embd // n_head channels; use n_head in {sorted(near)} or "
+                              f"n_embd={self.n_head * max(1, round(self.n_embd / self.n_head))}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must lie in [0, 1), got {self.dropout}")
+        for name, options in (("attention", ATTENTION), ("norm", NORMS),
+                              ("activation", ACTIVATIONS), ("position", POSITIONS)):
+            if getattr(self, name) not in options:
+                raise ConfigError(f"unknown {name} {getattr(self, name)!r}; choose one of {sorted(options)}")
+
+    @property
+    def head_size(self) -> int:
+        return self.n_embd // self.n_head
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "GPTConfig":
+        """Build a config from a dict; unknown keys raise ConfigError."""
+        return _config.from_dict(cls, d)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head self-attention where each position sees only the past."""
+
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        self.n_head = cfg.n_head
+        self.dropout = cfg.dropout
+        self.attend = ATTENTION[cfg.attention]
+        self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd, bias=cfg.bias)  # all heads' q, k, v at once
+        self.proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=cfg.bias)     # mix the heads back together
+        self.resid_dropout = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, dim=2)  # 3 x (B, T, C)
+        # split channels into heads: (B, T, C) -> (B, T, nh, hs) -> (B, nh, T, hs)
+        q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        y = self.attend(q, k, v, dropout_p=self.dropout if self.training else 0.0)  # (B, nh, T, hs)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)  # heads side by side again
+        return self.resid_dropout(self.proj(y))
+
+
+class MLP(nn.Module):
+    """Position-wise feed-forward network: widen 4x, non-linearity, project back."""
+
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        self.fc = nn.Linear(cfg.n_embd, 4 * cfg.n_embd, bias=cfg.bias)
+        self.act = ACTIVATIONS[cfg.activation]()
+        self.proj = nn.Linear(4 * cfg.n_embd, cfg.n_embd, bias=cfg.bias)
+        self.dropout = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.proj(self.act(self.fc(x))))
+
+
+class Block(nn.Module):
+    """A pre-norm residual block: communicate (attention), then compute (MLP)."""
+
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        self.norm1 = NORMS[cfg.norm](cfg.n_embd, bias=cfg.bias)
+        self.attn = CausalSelfAttention(cfg)
+        self.norm2 = NORMS[cfg.norm](cfg.n_embd, bias=cfg.bias)
+        self.mlp = MLP(cfg)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x))
+        x = x + self.mlp(self.norm2(x))
+        return x
+
+
+class GPT(nn.Module):
+    """The whole language model: token ids in, next-token logits (and loss) out."""
+
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        self.config = cfg
+        self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.n_embd)
+        self.pos_emb = nn.Embedding(cfg.block_size, cfg.n_embd)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        self.norm_f = NORMS[cfg.norm](cfg.n_embd, bias=cfg.bias)
+        self.head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
+        if cfg.tie_weights:
+            self.head.weight = self.tok_emb.weight  # one (V, C) matrix, used twice
+        self.apply(self._init_weights)
+        # GPT-2: scale the residual projections by 1/sqrt(N), N = 2 per block (attn + mlp)
+        for block in self.blocks:
+            for proj in (block.attn.proj, block.mlp.proj):
+                nn.init.normal_(proj.weight, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layer))
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            std = 0.01 if module is self.pos_emb else 0.02
+            nn.init.normal_(module.weight, mean=0.0, std=std)
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+        """idx: (B, T) token ids. Returns (logits (B, T, V), mean cross-entropy or None)."""
+        if idx.ndim != 2 or idx.dtype not in (torch.int64, torch.int32):
+            raise ValueError(f"idx must be a (batch, time) tensor of integer token ids, "
+                             f"got shape {tuple(idx.shape)} and dtype {idx.dtype}")
+        B, T = idx.shape
+        if T > self.config.block_size:
+            raise ValueError(f"sequence of {T} tokens is longer than the model's block_size "
+                             f"{self.config.block_size}; crop the input to its last {self.config.block_size} tokens")
+        pos = torch.arange(T, device=idx.device)  # (T,)
+        x = self.drop(self.tok_emb(idx) + self.pos_emb(pos))  # (B, T, C)
+        for block in self.blocks:
+            x = block(x)
+        logits = self.head(self.norm_f(x))  # (B, T, V)
+        loss = None
+        if targets is not None:
+            if targets.shape != idx.shape:
+                raise ValueError(f"targets must have the shape of idx {tuple(idx.shape)}, "
+                                 f"got {tuple(targets.shape)}")
+            # GPT's objective: maximise sum_i log P(u_i | u_<i), i.e. minimise cross-entropy
+            loss = F.cross_entropy(logits.view(B * T, -1).float(), targets.reshape(B * T))
+        return logits, loss
+
+    def num_params(self, exclude_embeddings: bool = False) -> int:
+        """Number of parameters (a tied matrix counts once).
+
+        exclude_embeddings drops the token and position tables: Kaplan et al.
+        count N that way in their scaling laws.
+        """
+        n = sum(p.numel() for p in self.parameters())
+        if exclude_embeddings:
+            n -= self.tok_emb.weight.numel() + self.pos_emb.weight.numel()
+        return n

@@ -1,0 +1,131 @@
+"""Tokenizers: text to integer ids and back.
+
+Every tokenizer in minillm has the same small interface, so the model, the
+training loop, the notebooks and the command line take any of them:
+
+    tok.vocab_size        number of distinct ids, 0 .. vocab_size - 1
+    tok.encode(text)      -> list[int]
+    tok.decode(ids)       -> str
+    tok.to_dict()         a JSON-ready description; tokenizer_from_dict() inverts it
+    tok.save(path)        writes that JSON atomically; load_tokenizer(path) reads it
+
+This module starts with the simplest tokenizer there is: one token per
+character, with the vocabulary taken from the training corpus. Byte-level BPE
+(module M2) plugs into the same interface.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterable
+
+from .errors import TokenizerError
+from .io import write_text
+
+
+class Tokenizer:
+    """The shared interface; subclasses implement encode, decode and to_dict."""
+
+    kind: str = ""
+
+    @property
+    def vocab_size(self) -> int:
+        raise NotImplementedError
+
+    def encode(self, text: str) -> list[int]:
+        raise NotImplementedError
+
+    def decode(self, ids: Iterable[int]) -> str:
+        raise NotImplementedError
+
+    def to_dict(self) -> dict:
+        raise NotImplementedError
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Tokenizer":
+        raise NotImplementedError
+
+    def save(self, path: str | os.PathLike) -> None:
+        write_text(path, json.dumps(self.to_dict(), ensure_ascii=False, indent=1))
+
+
+class CharTokenizer(Tokenizer):
+    """One token per character; ids follow the sorted order of the characters.
+
+    >>> tok = CharTokenizer.from_text("hello")
+    >>> tok.chars, tok.encode("hell"), tok.decode([3, 2])
+    ('ehlo', [1, 0, 2, 2], 'ol')
+    """
+
+    kind = "char"
+
+    def __init__(self, chars: str):
+        if not chars:
+            raise TokenizerError("a character tokenizer needs at least one character; the text was empty")
+        if len(set(chars)) != len(chars):
+            raise TokenizerError("the character list has duplicates; build it with CharTokenizer.from_text")
+        self.chars = chars
+        self.stoi = {c: i for i, c in enumerate(chars)}
+
+    @classmethod
+    def from_text(cls, text: str) -> "CharTokenizer":
+        """The vocabulary is every distinct character of `text`, sorted."""
+        return cls("".join(sorted(set(text))))
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.chars)
+
+    def encode(self, text: str) -> list[int]:
+        try:
+            return [self.stoi[c] for c in text]
+        except KeyError:
+            unknown = sorted(set(text) - set(self.stoi))
+            raise TokenizerError(
+                f"the text has {len(unknown)} character(s) outside this tokenizer's vocabulary: "
+                f"{''.join(unknown)[:20]!r}; remove them, or build the tokenizer from text that has them"
+            ) from None
+
+    def decode(self, ids: Iterable[int]) -> str:
+        try:
+            return "".join(self.chars[i] for i in ids)
+        except (IndexError, TypeError):
+            raise TokenizerError(f"ids must be integers in 0..{self.vocab_size - 1}") from None
+
+    def to_dict(self) -> dict:
+        return {"type": self.kind, "chars": self.chars}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "CharTokenizer":
+        if not isinstance(d.get("chars"), str):
+            raise TokenizerError("a char tokenizer description needs a 'chars' string")
+        return cls(d["chars"])
+
+    def __repr__(self) -> str:
+        return f"CharTokenizer(vocab_size={self.vocab_size})"
+
+
+TOKENIZERS: dict[str, type[Tokenizer]] = {"char": CharTokenizer}
+
+
+def tokenizer_from_dict(d: dict) -> Tokenizer:
+    """Rebuild a tokenizer from its `to_dict()` description."""
+    kind = d.get("type") if isinstance(d, dict) else None
+    if kind not in TOKENIZERS:
+        raise TokenizerError(f"not a minillm tokenizer description (type {kind!r}); "
+                             f"known types: {sorted(TOKENIZERS)}")
+    return TOKENIZERS[kind].from_dict(d)
+
+
+def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
+    """Read a tokenizer saved with `tok.save(path)`."""
+    path = Path(path)
+    if not path.is_file():
+        raise TokenizerError(f"no tokenizer file at {path}")
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise TokenizerError(f"{path} is not a valid tokenizer file ({e}); save it again with tok.save()") from e
+    return tokenizer_from_dict(d)
