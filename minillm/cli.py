@@ -17,7 +17,8 @@ from . import config as _config
 from .errors import MinillmError
 from .generate import complete
 from .model import GPT
-from .tokenizer import CharTokenizer
+from .bpe import BPETokenizer
+from .tokenizer import CharTokenizer, encode_to_array
 from .train import PRESETS, pick_device, set_seed, train
 
 MODEL_FLAGS = {  # flag -> (GPTConfig field, type, help)
@@ -51,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
 
     tr = commands.add_parser(
         "train", help="train a GPT on a corpus, save a checkpoint, print samples",
-        description="Train a GPT on a text corpus with a character tokenizer. Model and training "
+        description="Train a GPT on a text corpus with a character or BPE tokenizer. Model and training "
                     "flags override the preset's values.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     tr.add_argument("--preset", choices=sorted(PRESETS), default="cpu",
@@ -61,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--out-dir", default="runs/shakespeare-char", type=Path,
                     help="where the checkpoint (ckpt.pt) is written")
     tr.add_argument("--resume", action="store_true", help="continue from OUT_DIR/ckpt.pt")
+    tr.add_argument("--tokenizer", choices=["char", "bpe"], default="char",
+                    help="char: one token per character; bpe: byte-level BPE trained on the corpus")
+    tr.add_argument("--vocab-size", type=int, default=4096, help="BPE vocabulary size (with --tokenizer bpe)")
     tr.add_argument("--seed", type=int, default=1337, help="seeds model init, batches and dropout")
     tr.add_argument("--samples", type=int, default=2, help="samples to print after training")
     tr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -102,10 +106,13 @@ def cmd_train(args) -> None:
                                 **{k: v for k, v in train_over.items() if v is not None})
     pick_device(train_cfg.device)
     corpus = data.load_corpus(args.corpus)
-    tokenizer = CharTokenizer.from_text(corpus.train + corpus.val)
+    if args.tokenizer == "bpe":  # trained on the training split only; deterministic, so --resume agrees
+        tokenizer = BPETokenizer.train(corpus.train, args.vocab_size)
+    else:
+        tokenizer = CharTokenizer.from_text(corpus.train + corpus.val)
     model_cfg = _config.replace(model_cfg, vocab_size=tokenizer.vocab_size)
     print(f"corpus: {corpus}")
-    print(f"tokenizer: {tokenizer.vocab_size} characters")
+    print(f"tokenizer: {tokenizer}")
     ckpt = args.out_dir / "ckpt.pt"
     if ckpt.exists() and not args.resume:
         print(f"note: {ckpt} exists and will be overwritten (pass --resume to continue it instead)")
@@ -113,8 +120,10 @@ def cmd_train(args) -> None:
     model = GPT(model_cfg)
     print(f"model: {model.num_params():,} parameters ({model_cfg.n_layer} layers, {model_cfg.n_head} heads, "
           f"width {model_cfg.n_embd}, context {model_cfg.block_size})")
-    train_ids = torch.tensor(tokenizer.encode(corpus.train), dtype=torch.long)
-    val_ids = torch.tensor(tokenizer.encode(corpus.val), dtype=torch.long)
+    # ids cached on disk as uint16/uint32, so a second run skips the encoding
+    progress = not args.no_progress
+    train_ids = torch.from_numpy(encode_to_array(tokenizer, corpus.train, progress=progress).astype("int32"))
+    val_ids = torch.from_numpy(encode_to_array(tokenizer, corpus.val, progress=progress).astype("int32"))
     history = train(model, train_ids, val_ids, train_cfg, tokenizer=tokenizer, resume=args.resume,
                     progress=not args.no_progress)
     print(f"done: val loss {history.val_loss[-1]:.3f}, {history.tokens_per_sec:,.0f} tokens/s")

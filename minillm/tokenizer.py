@@ -11,18 +11,23 @@ training loop, the notebooks and the command line take any of them:
 
 This module starts with the simplest tokenizer there is: one token per
 character, with the vocabulary taken from the training corpus. Byte-level BPE
-(module M2) plugs into the same interface.
+(module M2, `minillm/bpe.py`) plugs into the same interface, and
+`encode_to_array` turns a corpus into a cached array of ids for training.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
+
+from .data import data_dir
 from .errors import TokenizerError
-from .io import write_text
+from .io import atomic_write, write_text
 
 
 class Tokenizer:
@@ -107,6 +112,7 @@ class CharTokenizer(Tokenizer):
         return f"CharTokenizer(vocab_size={self.vocab_size})"
 
 
+# The tokenizer types a saved description can name; minillm/bpe.py adds "bpe".
 TOKENIZERS: dict[str, type[Tokenizer]] = {"char": CharTokenizer}
 
 
@@ -129,3 +135,34 @@ def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise TokenizerError(f"{path} is not a valid tokenizer file ({e}); save it again with tok.save()") from e
     return tokenizer_from_dict(d)
+
+
+def encode_to_array(tok: Tokenizer, text: str, cache_dir: str | os.PathLike | None = None,
+                    progress: bool = True) -> np.ndarray:
+    """`tok.encode(text)` as a compact integer array, cached on disk.
+
+    uint16 when every id fits (vocab_size <= 65,536), else uint32: a quarter
+    or half of what int64 would take. The array is saved as .npy under
+    `cache_dir` (default `data_dir()/tokens`), named by a hash of the tokenizer
+    and the text, so a second run with the same pair loads it instantly and a
+    changed tokenizer or text never reads a stale file.
+    """
+    key = hashlib.sha256(json.dumps(tok.to_dict(), sort_keys=True, ensure_ascii=False).encode("utf-8"))
+    key.update(b"\0" + text.encode("utf-8"))
+    folder = Path(cache_dir) if cache_dir is not None else data_dir() / "tokens"
+    path = folder / f"{tok.kind}-{key.hexdigest()[:20]}.npy"
+    if path.is_file():
+        return np.load(path)
+    dtype = np.uint16 if tok.vocab_size <= 2**16 else np.uint32
+    # BPE: <|endoftext|> in a corpus separates documents, so special tokens are
+    # allowed; encoding a big corpus takes a while, so it shows a progress bar
+    ids = tok.encode(text, allowed_special="all", progress=progress) if tok.kind == "bpe" else tok.encode(text)
+    arr = np.asarray(ids, dtype=dtype)
+    with atomic_write(path, "wb") as f:
+        np.save(f, arr)
+    return arr
+
+
+# Byte-level BPE builds on Tokenizer above, so it is imported last; importing it
+# adds "bpe" to TOKENIZERS.
+from . import bpe as _bpe  # noqa: E402,F401
