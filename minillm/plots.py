@@ -19,6 +19,11 @@ from .optim import lr_at
 from .train import History
 
 
+def _visible(token: str) -> str:
+    """A token as a label that shows whitespace: '\\n' for a newline, '␣' for a space."""
+    return token.replace("\n", "\\n").replace("\t", "\\t").replace(" ", "␣")
+
+
 def _axes(ax, figsize=(7, 4)):
     if ax is None:
         fig, ax = plt.subplots(figsize=figsize, layout="constrained")
@@ -79,7 +84,7 @@ def plot_shift_by_one(text: str, ax=None):
         ax.text(-0.7, -row, label, ha="right", va="center", fontsize=11)
         for i, c in enumerate(chars):
             ax.add_patch(plt.Rectangle((i - 0.45, -row - 0.4), 0.9, 0.8, color=color))
-            ax.text(i, -row, repr(c)[1:-1] if c in "\n\t " else c, ha="center", va="center",
+            ax.text(i, -row, _visible(c), ha="center", va="center",
                     fontsize=12, family="monospace")
     for i in range(len(x)):
         ax.annotate("", xy=(i, -0.6), xytext=(i, -0.4), arrowprops=dict(arrowstyle="->", color="gray"))
@@ -97,7 +102,7 @@ def plot_bigram_counts(counts: torch.Tensor, labels: Sequence[str], top: int = 2
     sub = counts[keep][:, keep].double()
     fig, ax = _axes(ax, figsize=(6.5, 5.5))
     im = ax.imshow(torch.log1p(sub).numpy(), cmap="Blues")
-    names = [repr(labels[i])[1:-1] if labels[i] in "\n " else labels[i] for i in keep.tolist()]
+    names = [_visible(labels[i]) for i in keep.tolist()]
     ax.set_xticks(range(len(keep)), names, family="monospace")
     ax.set_yticks(range(len(keep)), names, family="monospace")
     ax.set_xlabel("next token b")
@@ -111,7 +116,7 @@ def plot_temperatures(logits: torch.Tensor, labels: Sequence[str], temperatures=
     """The next-token distribution softmax(logits / T) at several temperatures."""
     logits = torch.as_tensor(logits).float()
     order = logits.argsort(descending=True)[:top]
-    names = [repr(labels[i])[1:-1] if labels[i] in "\n " else labels[i] for i in order.tolist()]
+    names = [_visible(labels[i]) for i in order.tolist()]
     fig, axes = plt.subplots(1, len(temperatures), figsize=(3.6 * len(temperatures), 3.2),
                              sharey=True, layout="constrained")
     for ax, t in zip(np.atleast_1d(axes), temperatures):
@@ -137,8 +142,11 @@ def plot_lr_schedule(max_lr: float, warmup_steps: int, decay_steps: int, min_lr_
     return fig
 
 
-def plot_perplexity(max_loss: float = 5.0, ax=None):
-    """Perplexity = exp(loss): the effective number of equally likely choices."""
+def plot_perplexity(max_loss: float = 5.0, marks: Sequence[int] = (2, 10, 84), ax=None):
+    """Perplexity = exp(loss): the effective number of equally likely choices.
+
+    `marks` are numbers of choices to point out, e.g. the vocabulary size.
+    """
     fig, ax = _axes(ax, figsize=(5, 3))
     loss = np.linspace(0, max_loss, 200)
     ax.plot(loss, np.exp(loss))
@@ -147,7 +155,164 @@ def plot_perplexity(max_loss: float = 5.0, ax=None):
     ax.set_yscale("log")
     ax.set_title("Perplexity is exp(loss)")
     ax.grid(alpha=0.3, which="both")
-    for v in (2, 10, 65):
+    for v in marks:
         ax.annotate(f"{v} choices", (math.log(v), v), textcoords="offset points", xytext=(5, -12))
         ax.plot(math.log(v), v, "o", color="tab:red")
+    return fig
+
+
+# ----------------------------------------------------------------------------
+# figures for the slides of modules M0-M1
+
+# (stage, data, objective, compute) of each stage, as module M0 quotes them
+LLM_LIFECYCLE = (
+    ("Pretraining", "raw web text,\ntrillions of words",
+     "predict the next token\n(cross-entropy)", "1000s of GPUs\nfor months"),
+    ("Supervised\nfine-tuning", "~10-100K\ndemonstrations",
+     "the same loss,\non the answers only", "1-100 GPUs\nfor days"),
+    ("Reward\nmodeling", "100K-1M\ncomparisons",
+     "rank the preferred\nanswer higher", "1-100 GPUs\nfor days"),
+    ("RLHF", "~10-100K prompts",
+     "maximise the reward,\nstay near the SFT model", "1-100 GPUs\nfor days"),
+)
+
+
+def plot_llm_lifecycle(stages=LLM_LIFECYCLE, ax=None):
+    """The LLM lifecycle as a pipeline: one box per stage with its data, objective and compute."""
+    n = len(stages)
+    fig, ax = _axes(ax, figsize=(2.9 * n, 4.3))
+    width, gap, cell = 2.8, 0.45, 1.0
+    rows = (("data", 2.55, "#dbe9f6"), ("objective", 1.5, "#fde3c8"), ("compute", 0.45, "#e2f0d9"))
+    for i, (stage, *cells) in enumerate(stages):
+        x = i * (width + gap)
+        ax.add_patch(plt.Rectangle((x, -0.15), width, 4.05, facecolor="white", edgecolor="0.3", lw=1.5))
+        ax.text(x + width / 2, 3.45, stage, ha="center", va="center", fontsize=14, weight="bold")
+        for (label, y, color), text in zip(rows, cells):
+            ax.add_patch(plt.Rectangle((x + 0.08, y - cell / 2), width - 0.16, cell * 0.95, facecolor=color, lw=0))
+            ax.text(x + 0.14, y + 0.33, label, ha="left", va="center", fontsize=9, color="0.4")
+            ax.text(x + width / 2, y - 0.08, text, ha="center", va="center", fontsize=11.5, linespacing=1.25)
+        if i < n - 1:
+            ax.annotate("", xy=(x + width + gap - 0.03, 1.9), xytext=(x + width + 0.03, 1.9),
+                        arrowprops=dict(arrowstyle="-|>", lw=2, color="0.3"))
+    ax.set_xlim(-0.05, n * (width + gap) - gap + 0.05)
+    ax.set_ylim(-0.2, 3.95)
+    ax.axis("off")
+    return fig
+
+
+def plot_token_losses(text: str, losses: Sequence[float], baseline: float | None = None, ax=None):
+    """Cross-entropy token by token: the bar over text[i + 1] is -log P(text[i + 1] | context).
+
+    losses[i] is the loss of predicting text[i + 1], so len(losses) == len(text) - 1.
+    The mean of the bars is the loss a training run reports; `baseline` (e.g.
+    log V, the loss of a uniform guess) is drawn as a dashed line.
+    """
+    losses = np.asarray(losses, dtype=float)
+    if len(losses) != len(text) - 1:
+        raise ValueError(f"need one loss per predicted token: {len(text) - 1}, got {len(losses)}")
+    fig, ax = _axes(ax, figsize=(max(6, 0.45 * len(losses)), 3.4))
+    ax.bar(range(len(losses)), losses, color="tab:blue", alpha=0.8)
+    ax.set_xticks(range(len(losses)), [_visible(c) for c in text[1:]], family="monospace", fontsize=12)
+    ax.axhline(losses.mean(), color="tab:red", lw=1.5, label=f"mean = loss = {losses.mean():.2f}")
+    if baseline is not None:
+        ax.axhline(baseline, color="gray", ls="--", lw=1, label=f"uniform guess = {baseline:.2f}")
+    ax.set_xlabel("target token")
+    ax.set_ylabel("-log P(target)  (nats)")
+    ax.set_title("Cross-entropy: how surprised the model is by each next token")
+    ax.legend(loc="upper right")
+    ax.grid(alpha=0.3, axis="y")
+    return fig
+
+
+def plot_autoregressive_steps(prompt: str, steps: Sequence[tuple[Sequence[tuple[str, float]], str]], ax=None):
+    """The autoregressive loop, one row per step.
+
+    Each step is (top, picked): the model's most likely next tokens with their
+    probabilities, and the token that was sampled and appended to the context.
+    """
+    right = len(prompt) + len(steps) + 0.8  # where the next-token distribution is written
+    text_width = 10.8  # room for the distribution and the pick, in character-box units
+    fig, ax = _axes(ax, figsize=(0.45 * (right + text_width + 0.6), 0.62 * len(steps) + 0.9))
+    context = prompt
+    for row, (top, picked) in enumerate(steps):
+        y = -row
+        for i, c in enumerate(context):
+            fresh = i >= len(prompt)
+            ax.add_patch(plt.Rectangle((i - 0.45, y - 0.38), 0.9, 0.76, color="#fde3c8" if fresh else "#dbe9f6"))
+            ax.text(i, y, _visible(c), ha="center", va="center", fontsize=13, family="monospace")
+        ax.annotate("", xy=(right - 0.2, y), xytext=(len(context) - 0.3, y),
+                    arrowprops=dict(arrowstyle="->", color="gray"))
+        dist = "  ".join(f"{_visible(t)} {p:.2f}" for t, p in top)
+        ax.text(right, y, f"P(next): {dist}  ->  picked '{_visible(picked)}'", va="center",
+                fontsize=12, family="monospace")
+        context += picked
+    ax.set_xlim(-0.6, right + text_width)
+    ax.set_ylim(-len(steps) + 0.4, 0.6)
+    ax.axis("off")
+    ax.set_title("Generate: predict, pick one token, append it, repeat", loc="left", fontsize=13)
+    return fig
+
+
+# ----------------------------------------------------------------------------
+# tokenization (M2)
+
+_TOKEN_COLORS = ("#cfe2f3", "#fde3c8", "#d9ead3", "#f4cccc", "#e6d5f0", "#fff2cc")
+
+
+def show_tokens(tok, text: str, allowed_special="all"):
+    """`text` as a notebook HTML view with one coloured box per token.
+
+    Spaces show as '·', tabs as '→' and newlines as '↵' (then a line break);
+    hover over a box for its id. A token that ends mid-character shows '�'.
+    """
+    import html
+
+    from IPython.display import HTML
+
+    ids = tok.encode(text, allowed_special=allowed_special) if tok.kind == "bpe" else tok.encode(text)
+    boxes = []
+    for k, i in enumerate(ids):
+        piece = tok.decode([i])
+        shown = html.escape(piece).replace(" ", "·").replace("\t", "→").replace("\n", "↵<br>")
+        boxes.append(f'<span title="id {i}" style="background:{_TOKEN_COLORS[k % len(_TOKEN_COLORS)]};'
+                     f'border-radius:3px;padding:1px 0;margin-right:1px">{shown}</span>')
+    n_bytes = len(text.encode("utf-8"))
+    header = (f"<div style='color:#666;font-size:90%'>{len(ids)} tokens, {n_bytes} bytes, "
+              f"{n_bytes / max(len(ids), 1):.2f} bytes per token</div>")
+    return HTML(header + "<div style='font-family:monospace;line-height:1.9;white-space:pre-wrap'>"
+                + "".join(boxes) + "</div>")
+
+
+def plot_compression(vocab_sizes: Sequence[int], bytes_per_token: Sequence[float],
+                     references: dict[str, tuple[int, float]] | None = None, ax=None):
+    """Compression against vocabulary size: UTF-8 bytes per token on held-out text.
+
+    `references` adds labelled points such as {"GPT-2": (50257, 4.1)}.
+    """
+    fig, ax = _axes(ax)
+    ax.plot(vocab_sizes, bytes_per_token, "o-", label="BPE trained here")
+    for name, (v, bpt) in (references or {}).items():
+        ax.plot(v, bpt, "s", markersize=8, label=name)
+        ax.annotate(name, (v, bpt), textcoords="offset points", xytext=(6, -4))
+    ax.axhline(1.0, color="gray", ls="--", lw=1, label="raw bytes (256 tokens)")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("vocabulary size")
+    ax.set_ylabel("bytes per token")
+    ax.set_title("A bigger vocabulary packs more text into each token")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def plot_merge_usage(fired: Sequence[int], ax=None, title: str = "How often each merge fires"):
+    """Times each merge fired while encoding a text (see `minillm.bpe.merge_usage`), in merge order."""
+    fired = np.asarray(fired)
+    fig, ax = _axes(ax)
+    ax.plot(np.arange(len(fired)), np.maximum(fired, 0.8), ".", markersize=2, alpha=0.5)
+    ax.set_yscale("log")
+    ax.set_xlabel("merge (in the order learned)")
+    ax.set_ylabel("times it fired")
+    never = int((fired == 0).sum())
+    ax.set_title(f"{title}\n{never:,} of {len(fired):,} merges never fire (drawn at the bottom)")
+    ax.grid(alpha=0.3)
     return fig
