@@ -85,6 +85,18 @@ def merge(ids: Sequence[int], pair: tuple[int, int], new_id: int) -> list[int]:
     return out
 
 
+def most_frequent_pair(counts: dict[tuple[int, int], int], vocab: Sequence[bytes]) -> tuple[int, int]:
+    """The pair to merge next: the most frequent; a tie goes to the greater (vocab[a], vocab[b]).
+
+    `vocab[i]` holds the bytes of token i. Ties are broken by bytes, not ids,
+    so the rule doesn't depend on how tokens happen to be numbered.
+
+    >>> most_frequent_pair({(97, 98): 2, (120, 121): 2, (98, 99): 1}, [bytes([b]) for b in range(256)])
+    (120, 121)
+    """
+    return max(counts, key=lambda p: (counts[p], vocab[p[0]], vocab[p[1]]))
+
+
 # ----------------------------------------------------------------------------
 # pre-tokenization
 
@@ -142,8 +154,7 @@ def train_merges_reference(words: dict[bytes, int], n_merges: int) -> list[Merge
             pair_counts(ids, counts, count)
         if not counts:
             break
-        # the most frequent pair; ties go to the greater (bytes_a, bytes_b)
-        best = max(counts, key=lambda p: (counts[p], vocab[p[0]], vocab[p[1]]))
+        best = most_frequent_pair(counts, vocab)
         new_id = len(vocab)
         vocab.append(vocab[best[0]] + vocab[best[1]])
         merges.append(Merge(*best, counts[best]))
@@ -390,6 +401,10 @@ class BPETokenizer(Tokenizer):
             else:
                 out.extend(self.encode_ordinary(piece, progress=progress))
         return out
+
+    def encode_corpus(self, text: str, progress: bool = False) -> list[int]:
+        """Encode training text: <|endoftext|> in a corpus separates documents, so specials are allowed."""
+        return self.encode(text, allowed_special="all", progress=progress)
 
     def encode_file(self, path: str | os.PathLike, progress: bool = True, **kwargs) -> list[int]:
         """Encode a UTF-8 text file, with a progress bar."""

@@ -45,6 +45,10 @@ class Tokenizer:
     def decode(self, ids: Iterable[int]) -> str:
         raise NotImplementedError
 
+    def encode_corpus(self, text: str, progress: bool = False) -> list[int]:
+        """Encode a whole training corpus (BPE: special tokens in it are document separators)."""
+        return self.encode(text)
+
     def to_dict(self) -> dict:
         raise NotImplementedError
 
@@ -154,10 +158,7 @@ def encode_to_array(tok: Tokenizer, text: str, cache_dir: str | os.PathLike | No
     if path.is_file():
         return np.load(path)
     dtype = np.uint16 if tok.vocab_size <= 2**16 else np.uint32
-    # BPE: <|endoftext|> in a corpus separates documents, so special tokens are
-    # allowed; encoding a big corpus takes a while, so it shows a progress bar
-    ids = tok.encode(text, allowed_special="all", progress=progress) if tok.kind == "bpe" else tok.encode(text)
-    arr = np.asarray(ids, dtype=dtype)
+    arr = np.asarray(tok.encode_corpus(text, progress=progress), dtype=dtype)
     with atomic_write(path, "wb") as f:
         np.save(f, arr)
     return arr

@@ -180,6 +180,8 @@ def test_encode_to_array_caches(tok, tmp_path):
     assert encode_to_array(tok, SAMPLE, cache_dir=tmp_path).tolist() == arr[:5].tolist()
     encode_to_array(tok, SAMPLE + "!", cache_dir=tmp_path)
     assert len(list(tmp_path.glob("bpe-*.npy"))) == 2  # another text, another file
+    # in a corpus, <|endoftext|> separates documents: it becomes its special id
+    assert tok.special_tokens[ENDOFTEXT] in encode_to_array(tok, f"a{ENDOFTEXT}b", cache_dir=tmp_path).tolist()
     wide = BPETokenizer([], {ENDOFTEXT: 70_000})
     assert encode_to_array(wide, "abc", cache_dir=tmp_path).dtype == np.uint32
 
