@@ -9,12 +9,14 @@ a matplotlib `Figure` (or draws into the `ax` it is given).
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Collection, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+import regex
 import torch
 
+from .bpe import GPT2_PATTERN, BPETokenizer, merge, pair_counts
 from .optim import lr_at
 from .train import History
 
@@ -315,4 +317,141 @@ def plot_merge_usage(fired: Sequence[int], ax=None, title: str = "How often each
     never = int((fired == 0).sum())
     ax.set_title(f"{title}\n{never:,} of {len(fired):,} merges never fire (drawn at the bottom)")
     ax.grid(alpha=0.3)
+    return fig
+
+
+# ----------------------------------------------------------------------------
+# figures for the slides of module M2
+
+# matplotlib ships both fonts; DejaVu Sans fills in glyphs Mono lacks, such as emoji
+_MONO = ["DejaVu Sans Mono", "DejaVu Sans"]
+_CELL = 0.17  # inches per character cell; a 14-point monospace character is 0.12 inches wide
+_ROW = 0.62   # inches per row of boxes
+
+
+def _cells(ax, x_range: tuple[float, float], y_range: tuple[float, float], row: float = _ROW):
+    """Axes on which one x unit is one character cell and one y unit one row, at fixed inch sizes.
+
+    Labels drawn beyond the limits stay visible: savefig(bbox_inches="tight"),
+    as the slide build and notebooks use, widens the picture to include them.
+    """
+    if ax is None:
+        fig = plt.figure(figsize=(_CELL * (x_range[1] - x_range[0]), row * (y_range[1] - y_range[0])))
+        ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(*x_range)
+    ax.set_ylim(*y_range)
+    ax.axis("off")
+    return ax.figure, ax
+
+
+def plot_utf8_bytes(text: str, ax=None):
+    """Each character of `text` above the UTF-8 bytes that encode it (1 byte for ASCII, up to 4).
+
+    The bytes are a byte-level tokenizer's base tokens: each byte's value,
+    0-255, is its token id, so any text at all can be encoded.
+    """
+    n_bytes = len(text.encode("utf-8"))
+    fig, ax = _cells(ax, (0, 5 * n_bytes), (-0.65, 2.0), row=0.9)  # a byte is 5 cells wide
+    x = 0
+    for k, char in enumerate(text):
+        encoded, color = char.encode("utf-8"), _TOKEN_COLORS[k % len(_TOKEN_COLORS)]
+        width = 5 * len(encoded)
+        ax.add_patch(plt.Rectangle((x + 0.2, 0.75), width - 0.4, 1.2, color=color))
+        ax.text(x + width / 2, 1.45, _visible(char), ha="center", va="center", fontsize=22, family=_MONO)
+        ax.text(x + width / 2, 0.93, f"U+{ord(char):04X}", ha="center", va="center", fontsize=10, color="0.35")
+        for j, b in enumerate(encoded):
+            ax.add_patch(plt.Rectangle((x + 5 * j + 0.2, -0.6), 4.6, 1.15, color=color))
+            ax.text(x + 5 * j + 2.5, 0.08, str(b), ha="center", va="center", fontsize=15, family=_MONO)
+            ax.text(x + 5 * j + 2.5, -0.36, f"0x{b:02X}", ha="center", va="center", fontsize=10, color="0.35",
+                    family=_MONO)
+        x += width
+    ax.text(-1, 1.35, "characters", ha="right", va="center", fontsize=13)
+    ax.text(-1, -0.03, "UTF-8 bytes\n= token ids", ha="right", va="center", fontsize=13)
+    ax.set_title(f"{len(text)} characters, {n_bytes} bytes", fontsize=14)
+    return fig
+
+
+def _draw_pieces(ax, pieces: Sequence[str], y: float, x: float = 0.0, gaps: Collection[int] = ()) -> float:
+    """Draw `pieces` side by side as coloured boxes, one cell wide per character shown.
+
+    Half a cell of space goes before each index in `gaps`. Returns the x where the row ends.
+    """
+    for k, piece in enumerate(pieces):
+        if k in gaps:
+            x += 0.5
+        shown = _visible(piece)
+        ax.add_patch(plt.Rectangle((x + 0.05, y - 0.34), len(shown) - 0.1, 0.68,
+                                   color=_TOKEN_COLORS[k % len(_TOKEN_COLORS)]))
+        ax.text(x + len(shown) / 2, y, shown, ha="center", va="center", fontsize=14, family=_MONO)
+        x += len(shown)
+    return x
+
+
+def token_pieces(tok, text: str) -> list[str]:
+    """The text of each token `tok` cuts `text` into; a token that ends mid-character shows '�'.
+
+    Takes minillm tokenizers and tiktoken encodings alike, e.g.
+    token_pieces(gpt2_encoding(), " tokenization") -> [' token', 'ization'].
+    """
+    return [tok.decode([i]) for i in tok.encode(text)]
+
+
+def plot_tokens(rows: dict[str, Sequence[str]], title: str | None = None, unit: str = "tokens", ax=None):
+    """Token boundaries as a figure: one row of coloured boxes per labelled tokenization.
+
+    `rows` maps a label to the pieces of text, e.g. from `token_pieces`.
+    Spaces show as '␣' and newlines as '\\n'; each row ends with its count of `unit`.
+    """
+    width = max(sum(len(_visible(p)) for p in pieces) for pieces in rows.values())
+    fig, ax = _cells(ax, (0, width), (-len(rows) + 0.5, 0.5))
+    for row, (label, pieces) in enumerate(rows.items()):
+        ax.text(-1, -row, label, ha="right", va="center", fontsize=13)
+        end = _draw_pieces(ax, pieces, -row)
+        ax.text(end + 1, -row, f"{len(pieces)} {unit}", va="center", fontsize=13, color="0.35")
+    if title:
+        ax.set_title(title, fontsize=14)
+    return fig
+
+
+def plot_bpe_merges(text: str, n_merges: int = 4, pattern: str = GPT2_PATTERN, top: int = 3,
+                    title: str | None = "Count adjacent pairs, merge the most frequent into a new token, repeat",
+                    ax=None):
+    """BPE training on a tiny text, one row per step: the tokens, the most frequent pairs, the merge.
+
+    The merges are `BPETokenizer.train`'s; pairs are counted with `pair_counts`
+    inside each pre-token (gaps mark pre-token boundaries) and listed in the
+    trainer's order: by count, a tie going to the greater pair of bytes.
+    """
+    tok = BPETokenizer.train(text, 256 + n_merges, special_tokens=(), pattern=pattern)
+    words = [list(word.encode("utf-8")) for word in regex.findall(pattern, text)]  # byte b is id b
+    steps = []  # (words, the top pairs with their counts, the pair merged) before each merge
+    for left, right, new_id in tok.merge_list():
+        counts: dict[tuple[int, int], int] = {}
+        for ids in words:
+            pair_counts(ids, counts)
+        # the order `most_frequent_pair` picks from: count first, then the pair's bytes
+        ranked = sorted(counts, key=lambda p: (counts[p], tok.vocab[p[0]], tok.vocab[p[1]]), reverse=True)
+        steps.append((words, [(p, counts[p]) for p in ranked[:top]], (left, right)))
+        words = [merge(ids, (left, right), new_id) for ids in words]
+    steps.append((words, [], None))
+
+    def shown(i: int) -> str:
+        return _visible(tok.vocab[i].decode("utf-8", errors="replace"))
+
+    width = len(text) + 0.5 * (len(words) - 1)
+    fig, ax = _cells(ax, (0, width), (-len(steps) + 0.5, 0.5))
+    for row, (step_words, ranked, chosen) in enumerate(steps):
+        pieces = [tok.vocab[i].decode("utf-8", errors="replace") for ids in step_words for i in ids]
+        starts = np.cumsum([len(ids) for ids in step_words[:-1]])  # where each pre-token after the first begins
+        _draw_pieces(ax, pieces, -row, gaps=set(starts.tolist()))
+        ax.text(-1, -row, f"{len(pieces)} tokens", ha="right", va="center", fontsize=13, color="0.35")
+        if chosen is None:
+            ax.text(width + 1.5, -row, f"after {len(steps) - 1} merges", va="center", fontsize=13, color="0.35")
+            continue
+        pairs = "  ".join(f"({shown(a)},{shown(b)}) ×{c}" for (a, b), c in ranked)
+        tie = "  (tie: the greater pair wins)" if len(ranked) > 1 and ranked[0][1] == ranked[1][1] else ""
+        ax.text(width + 1.5, -row, f"{pairs}  → {shown(chosen[0])}{shown(chosen[1])}{tie}",
+                va="center", fontsize=14, family=_MONO)
+    if title:
+        ax.set_title(title, fontsize=14)
     return fig

@@ -8,7 +8,8 @@ What a build does:
    (the FIGURES table below), into slides/figures/. A deck may show only
    figures from that table, so a slide never shows a picture the package can
    no longer draw. The data behind them is the Shakespeare corpus, a counting
-   bigram model and a tiny GPT trained for a few seconds, all seeded.
+   bigram model and a tiny GPT trained for a few seconds, all seeded, and for
+   the tokenization deck a BPE trained on the corpus and GPT-2's vocabulary.
 2. Installs Marp, pinned in slides/package-lock.json, with `npm ci` when
    slides/node_modules/ is missing or older than the lock file.
 3. Renders each deck with Marp. Marp inlines its CSS and draws math as inline
@@ -41,13 +42,17 @@ import matplotlib
 matplotlib.use("Agg")  # draw to files, never to a window; must precede importing pyplot
 
 import matplotlib.pyplot as plt  # noqa: E402
+import regex  # noqa: E402
+import tiktoken  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from minillm import plots  # noqa: E402
 from minillm.bigram import BigramModel, bigram_counts  # noqa: E402
+from minillm.bpe import GPT2_PATTERN, BPETokenizer, bytes_per_token, merge_usage  # noqa: E402
 from minillm.data import Corpus, shakespeare  # noqa: E402
 from minillm.model import GPT, GPTConfig  # noqa: E402
+from minillm.tiktoken_bridge import gpt2_encoding  # noqa: E402
 from minillm.tokenizer import CharTokenizer  # noqa: E402
 from minillm.train import train  # noqa: E402
 
@@ -72,6 +77,16 @@ SHIFT_TEXT = "To be, or not"
 LOSS_TEXT = "But soft, what light"
 PROMPT = "To b"  # autoregressive_steps.png starts from this
 TEMPERATURE_CONTEXT = "t"  # temperatures.png: the distribution of the character after this one
+# M2: shown under the character tokenizer too, so every character must occur in the corpus
+TOKENS_TEXT = "But, soft! What light through yonder window breaks?"
+MODERN_TEXT = "The GPU finished training in 42 minutes."
+PRETOKEN_TEXT = "  I'll pay 300 ducats, won't you?"
+UTF8_TEXT = "Café \U0001F600"         # ASCII, an accented letter and an emoji: 1, 2 and 4 bytes
+MERGE_TEXT = "banana bandana banana"  # the merge loop step by step, with two ties
+ODD_TEXTS = {"digits": " 12345 + 678 = 13023", "indentation": "    return x",
+             "French": "Ça coûte 10 €.", "Russian": "Привет, мир"}
+BPE_VOCAB_SIZE = 4096  # the course BPE behind the M2 figures: 4-10 s to train on two cores
+COMPRESSION_SIZES = (257, 512, 1024, 2048, 4096)  # 257: the bytes and <|endoftext|>, no merges
 
 
 @dataclass
@@ -83,17 +98,32 @@ class FigureData:
     val_ids: torch.Tensor    # the validation text as token ids
     counts: torch.Tensor     # bigram counts of the training text, (V, V)
     train_steps: int         # optimizer steps of the tiny GPT behind training_curve.png
+    corpus: Corpus           # the text itself, for the tokenizer figures
+    bpe_vocab_size: int = BPE_VOCAB_SIZE
+
+    # The members below are computed on first use, so a build that doesn't draw
+    # their figures doesn't pay for them.
 
     @functools.cached_property
     def bigram(self) -> BigramModel:
         return BigramModel(self.counts, alpha=1.0)
+
+    @functools.cached_property
+    def bpe(self) -> BPETokenizer:
+        """A byte-level BPE trained on the training text (fewer tokens if the text runs out of pairs)."""
+        return BPETokenizer.train(self.corpus.train, self.bpe_vocab_size)
+
+    @functools.cached_property
+    def gpt2(self) -> tiktoken.Encoding:
+        """GPT-2's tokenizer; fetched once (see minillm.tiktoken_bridge), DataError if it can't be."""
+        return gpt2_encoding()
 
     def labels(self) -> list[str]:
         """The vocabulary as tick labels that show whitespace."""
         return [{" ": "␣", "\n": "\\n"}.get(c, c) for c in self.tokenizer.chars]
 
 
-def figure_data(corpus: Corpus, train_steps: int = 300) -> FigureData:
+def figure_data(corpus: Corpus, train_steps: int = 300, bpe_vocab_size: int = BPE_VOCAB_SIZE) -> FigureData:
     """Tokenize `corpus` by character and count its bigrams.
 
     300 steps of the tiny GPT take about 5 s on two CPU cores; tests pass fewer.
@@ -101,7 +131,8 @@ def figure_data(corpus: Corpus, train_steps: int = 300) -> FigureData:
     tok = CharTokenizer.from_text(corpus.train + corpus.val)
     train_ids = torch.tensor(tok.encode(corpus.train))
     val_ids = torch.tensor(tok.encode(corpus.val))
-    return FigureData(tok, train_ids, val_ids, bigram_counts(train_ids, tok.vocab_size), train_steps)
+    return FigureData(tok, train_ids, val_ids, bigram_counts(train_ids, tok.vocab_size), train_steps,
+                      corpus, bpe_vocab_size)
 
 
 # ----------------------------------------------------------------------------
@@ -154,6 +185,36 @@ def fig_temperatures(data: FigureData) -> Figure:
     return plots.plot_temperatures(logits, data.labels(), temperatures=(0.5, 1.0, 2.0), top=10)
 
 
+def fig_token_boundaries(data: FigureData, text: str) -> Figure:
+    """`text` under the character tokenizer, the BPE trained on the corpus, and GPT-2."""
+    return plots.plot_tokens({f"characters ({data.tokenizer.vocab_size})": plots.token_pieces(data.tokenizer, text),
+                              f"BPE trained here ({data.bpe.vocab_size:,})": plots.token_pieces(data.bpe, text),
+                              f"GPT-2 ({data.gpt2.n_vocab:,})": plots.token_pieces(data.gpt2, text)})
+
+
+def fig_pretokens(data: FigureData) -> Figure:
+    """One sentence as GPT-2's regex cuts it, then as two BPEs tokenize it: no token crosses a cut."""
+    text = PRETOKEN_TEXT
+    return plots.plot_tokens({"GPT-2 regex pre-tokens": regex.findall(GPT2_PATTERN, text),
+                              f"BPE trained here ({data.bpe.vocab_size:,})": plots.token_pieces(data.bpe, text),
+                              f"GPT-2 ({data.gpt2.n_vocab:,})": plots.token_pieces(data.gpt2, text)},
+                             unit="pieces")
+
+
+def fig_vocabulary_returns(data: FigureData) -> Figure:
+    """Side by side, on the held-out works: bytes per token as the course BPE grows (GPT-2 for
+    reference), and how often each of its merges fires."""
+    text = data.corpus.val
+    sizes = [v for v in COMPRESSION_SIZES if v <= data.bpe.vocab_size]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10.5, 3.9), layout="constrained")
+    plots.plot_compression(sizes, [bytes_per_token(data.bpe.with_vocab_size(v), text) for v in sizes],
+                           {"GPT-2": (data.gpt2.n_vocab, bytes_per_token(data.gpt2, text))}, ax=left)
+    left.set_xlim(2 ** 7.6, 2 ** 17.4)  # room for the label beside GPT-2's point
+    plots.plot_merge_usage(merge_usage(data.bpe, text), ax=right,
+                           title=f"The merges of the BPE trained here ({data.bpe.vocab_size:,})")
+    return fig
+
+
 FIGURES: dict[str, Callable[[FigureData], Figure]] = {
     "llm_lifecycle.png": lambda data: plots.plot_llm_lifecycle(),
     "shift_by_one.png": lambda data: plots.plot_shift_by_one(SHIFT_TEXT),
@@ -163,6 +224,15 @@ FIGURES: dict[str, Callable[[FigureData], Figure]] = {
     "perplexity.png": lambda data: plots.plot_perplexity(),
     "autoregressive_steps.png": fig_autoregressive_steps,
     "temperatures.png": fig_temperatures,
+    # M2: tokenization
+    "utf8_bytes.png": lambda data: plots.plot_utf8_bytes(UTF8_TEXT),
+    "bpe_merges.png": lambda data: plots.plot_bpe_merges(MERGE_TEXT, n_merges=4, top=2, title=None),
+    "token_boundaries.png": lambda data: fig_token_boundaries(data, TOKENS_TEXT),
+    "token_boundaries_modern.png": lambda data: fig_token_boundaries(data, MODERN_TEXT),
+    "pretokens.png": fig_pretokens,
+    "odd_splits.png": lambda data: plots.plot_tokens({label: plots.token_pieces(data.gpt2, text)
+                                                      for label, text in ODD_TEXTS.items()}, title="GPT-2"),
+    "vocabulary_returns.png": fig_vocabulary_returns,
 }
 
 

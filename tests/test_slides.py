@@ -13,6 +13,7 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from minillm.data import Corpus  # noqa: E402
+from minillm.errors import DataError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,11 +31,12 @@ build_slides = _load_build_script()
 
 @pytest.fixture(scope="module")
 def figure_data():
-    """A few lines of text standing in for Shakespeare, and a GPT run of a few steps."""
+    """A few lines of text standing in for Shakespeare, a GPT run of a few steps, a BPE of 300 tokens."""
     lines = [build_slides.SHIFT_TEXT, build_slides.LOSS_TEXT, build_slides.PROMPT,
+             build_slides.TOKENS_TEXT, build_slides.MODERN_TEXT,
              "Now is the winter of our discontent", "What's in a name? That which we call a rose"]
     text = "\n".join(lines * 4) + "\n"
-    return build_slides.figure_data(Corpus("tiny", train=text, val=text), train_steps=4)
+    return build_slides.figure_data(Corpus("tiny", train=text, val=text), train_steps=4, bpe_vocab_size=300)
 
 
 def test_decks_exist_and_show_only_figures_the_build_draws():
@@ -54,10 +56,25 @@ def test_an_unknown_or_external_image_is_an_error(tmp_path):
 
 @pytest.mark.parametrize("name", sorted(build_slides.FIGURES))
 def test_every_figure_draws(name, figure_data):
-    fig = build_slides.FIGURES[name](figure_data)
+    try:
+        fig = build_slides.FIGURES[name](figure_data)
+    except DataError as e:  # only the figures that show GPT-2's tokens need its vocabulary
+        pytest.skip(f"GPT-2's vocabulary could not be obtained here: {e}")
     assert isinstance(fig, Figure)
     assert fig.axes, f"{name} is an empty figure"
     matplotlib.pyplot.close(fig)
+
+
+def test_the_tokenization_deck_shows_its_figures():
+    names = build_slides.check_refs(build_slides.SLIDES / "02_tokenization.md")
+    assert {"utf8_bytes.png", "bpe_merges.png", "token_boundaries.png", "vocabulary_returns.png"} <= set(names)
+
+
+def test_tokenizer_data_is_computed_only_when_a_figure_asks(figure_data):
+    fresh = build_slides.figure_data(figure_data.corpus, train_steps=1, bpe_vocab_size=300)
+    assert "bpe" not in vars(fresh) and "gpt2" not in vars(fresh)
+    assert fresh.bpe is fresh.bpe  # trained once, then cached
+    assert fresh.bpe.vocab_size <= 300
 
 
 def test_figures_are_inlined_as_data_uris(tmp_path):
