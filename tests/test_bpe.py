@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from minillm.bpe import (ENDOFTEXT, BPETokenizer, bytes_per_token, merge, merge_usage, pair_counts,
-                         train_merges, train_merges_reference, word_counts)
+from minillm.bpe import (ENDOFTEXT, BPETokenizer, bytes_per_token, merge, merge_usage, most_frequent_pair,
+                         pair_counts, train_merges, train_merges_reference, word_counts)
 from minillm.errors import TokenizerError
 from minillm.tokenizer import encode_to_array, load_tokenizer, tokenizer_from_dict
 
@@ -24,6 +24,13 @@ def test_pair_counts_and_merge():
     assert pair_counts([1, 2, 3, 1, 2]) == {(1, 2): 2, (2, 3): 1, (3, 1): 1}
     assert merge([1, 2, 3, 1, 2], (1, 2), 4) == [4, 3, 4]
     assert merge([7, 7, 7, 7, 7], (7, 7), 8) == [8, 8, 7]
+
+
+def test_most_frequent_pair_breaks_ties_by_bytes():
+    vocab = [bytes([b]) for b in range(256)] + [b"ab"]  # token 256 is b"ab"
+    assert most_frequent_pair({(97, 98): 2, (120, 121): 2, (98, 99): 1}, vocab) == (120, 121)
+    assert most_frequent_pair({(122, 97): 4, (256, 99): 4}, vocab) == (122, 97)  # b"z" > b"ab", though 256 > 122
+    assert most_frequent_pair({(122, 122): 1, (97, 97): 2}, vocab) == (97, 97)  # the count comes first
 
 
 @pytest.mark.parametrize("trainer", TRAINERS)

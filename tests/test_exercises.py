@@ -1,9 +1,10 @@
-"""The exercise machinery: checkers, the student-notebook builder, and the notebooks' exercises.
+"""The exercise machinery: the M1 checkers, the student-notebook builder, and the notebooks' exercises.
 
 Each checker must pass the package's own implementation, fail a subtly wrong
 one with a hint that names the mistake, and fail a stub with "not implemented
-yet". The student build must leave no solution behind, and every exercise of
-notebook 01 must fail its checker as a stub and pass it as solved.
+yet" (the M2 checkers are tested the same way in test_exercises_tokenization.py).
+The student build must leave no solution behind, and every exercise of every
+notebook must fail its checker as a stub and pass it as solved.
 """
 
 import importlib.util
@@ -266,25 +267,38 @@ def exercises_of(nb):
     return found
 
 
-LM = ROOT / "notebooks" / "01_language_modeling.ipynb"
+EXPECTED_EXERCISES = {
+    "01_language_modeling.ipynb": ["check_shift_by_one", "check_bigram_counts", "check_cross_entropy",
+                                   "check_sample_next"],
+    "02_tokenization.ipynb": ["check_pair_counts", "check_merge", "check_most_frequent_pair", "check_encode"],
+}
 
 
-def test_notebook_01_has_its_four_exercises():
-    names = [checker for _, checker, _ in exercises_of(nbformat.read(LM, as_version=4))]
-    assert names == ["check_shift_by_one", "check_bigram_counts", "check_cross_entropy", "check_sample_next"]
+@pytest.mark.parametrize("name", EXPECTED_EXERCISES)
+def test_notebook_has_its_exercises(name):
+    names = [checker for _, checker, _ in exercises_of(nbformat.read(ROOT / "notebooks" / name, as_version=4))]
+    assert names == EXPECTED_EXERCISES[name]
 
 
-@pytest.mark.parametrize("index, checker, function",
-                         exercises_of(nbformat.read(LM, as_version=4)) if LM.exists() else [],
-                         ids=lambda v: v if isinstance(v, str) else "")
-def test_notebook_01_exercise_fails_as_stub_and_passes_as_solved(index, checker, function, student_dir, capsys):
-    instructor = nbformat.read(LM, as_version=4)
-    student = nbformat.read(student_dir / LM.name, as_version=4)
+def all_exercises():
+    """(notebook name, index of the exercise cell, checker name, function name) for every notebook."""
+    return [(path.name, *exercise) for path in NOTEBOOKS
+            for exercise in exercises_of(nbformat.read(path, as_version=4))]
+
+
+@pytest.mark.parametrize("name, index, checker, function", all_exercises(),
+                         ids=lambda v: v.removesuffix(".ipynb") if isinstance(v, str) else "")
+def test_exercise_fails_as_stub_and_passes_as_solved(name, index, checker, function, student_dir, capsys):
+    instructor = nbformat.read(ROOT / "notebooks" / name, as_version=4)
+    student = nbformat.read(student_dir / name, as_version=4)
     imports = "\n".join(cell.source for cell in code_cells(instructor) if is_import_cell(cell.source))
     check = getattr(exercises, checker)
 
     namespace = {}
     exec(imports, namespace)
+    for earlier, _, _ in exercises_of(instructor):  # a later exercise may call an earlier one's function
+        if earlier < index:
+            exec(instructor.cells[earlier].source, namespace)
     exec(student.cells[index].source, namespace)
     with pytest.raises(AssertionError, match=f"`{function}` is not implemented yet"):
         check(namespace[function])

@@ -1,137 +1,23 @@
-"""Exercise checkers: run a student's function against minillm's own code.
+"""Checkers for module M1, language modeling (notebook 01).
 
-Every exercise in the notebooks follows one pattern:
-
-1. An exercise cell defines a function. In the instructor notebook its body
-   lies between a `### BEGIN SOLUTION` line and a `### END SOLUTION` line;
-   `scripts/make_student.py` replaces that region with
-   `raise NotImplementedError("exercise: ...")` in the student notebook.
-2. The next cell hands the function (not its result) to a checker here:
-   `exercises.check_shift_by_one(shift_by_one)`.
-3. The checker calls it on a few small inputs, seeded random ones and edge
-   cases, and compares every answer with the package's implementation (or
-   PyTorch's). When all agree it prints one line,
-
-       ✓ check_shift_by_one: 6 cases passed
-
-   and at the first disagreement it raises AssertionError naming the case,
-   what was expected, what came back, and a hint. A function that still raises
-   NotImplementedError gets a "not implemented yet" AssertionError, so a
-   student notebook run top to bottom stops at the first unsolved exercise.
-
-Adding a checker for a later module: write `check_<concept>(fn)` that builds a
-list of `Case(label, run)`, where `run(call)` calls the student's function
-through `call` (which turns its exceptions into clear messages), compares the
-answer with the reference and raises `Mismatch("what is wrong; a nudge")`;
-then return `run_cases("check_<concept>", fn, cases)`. In
-`tests/test_exercises.py`, show that it passes on the reference and fails on
-a subtly wrong version and on a stub.
-
-Checkers run inside `torch.random.fork_rng`: checking an exercise does not
-change the random numbers the notebook draws afterwards.
+Each compares a student's function with the code the package itself uses:
+the training loop's batcher, the counting bigram model, PyTorch's
+cross-entropy and minillm's sampler.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
-from .bigram import bigram_counts
-from .data import get_batch
-from .generate import sample_next
+from ..bigram import bigram_counts
+from ..data import get_batch
+from ..generate import sample_next
+from ._core import Case, Mismatch, _as_tensor, _probs, _random_ids, _random_logits, _show, run_cases
 
-
-class Mismatch(Exception):
-    """Raised by a case when the student's answer is wrong; the message is the hint."""
-
-
-class _NotImplemented(Exception):
-    """The student's function raised NotImplementedError (the stub is still there)."""
-
-
-class _StudentRaised(Exception):
-    """The student's function raised something else; __cause__ holds it."""
-
-
-@dataclass(frozen=True)
-class Case:
-    label: str                                # names the case in failure messages, e.g. "a repeated token"
-    run: Callable[[Callable[..., Any]], None]  # run(call): call the function, raise Mismatch if wrong
-
-
-def run_cases(checker: str, fn: Callable, cases: list[Case]) -> None:
-    """Run every case against `fn`; print one line if all pass, else raise AssertionError."""
-    if not callable(fn):
-        raise AssertionError(f"{checker} needs the function itself, not {fn!r:.40}; "
-                             f"pass it without calling it, e.g. {checker}(my_function)")
-    name = getattr(fn, "__name__", "your function")
-
-    def call(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except NotImplementedError:
-            raise _NotImplemented from None
-        except Exception as e:
-            raise _StudentRaised from e
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        for i, case in enumerate(cases, 1):
-            where = f"{checker} failed on case {i} of {len(cases)} ({case.label})"
-            try:
-                case.run(call)
-            except _NotImplemented:
-                raise AssertionError(
-                    f"{checker}: `{name}` is not implemented yet: fill in the cell marked "
-                    f"`raise NotImplementedError(\"exercise: ...\")` that defines `{name}`, "
-                    "run that cell, then run this check again") from None
-            except _StudentRaised as e:
-                err = e.__cause__
-                raise AssertionError(f"{where}: `{name}` raised {type(err).__name__}: {err}") from err
-            except Mismatch as e:
-                raise AssertionError(f"{where}: {e}") from None
-    print(f"✓ {checker}: {len(cases)} cases passed")
-
-
-# ----------------------------------------------------------------------------
-# helpers for writing cases
-
-def _show(x: Any, limit: int = 12) -> str:
-    """A short printable form of a list or tensor: _show(list(range(20)), 3) -> '[0, 1, 2, ...] (20 items)'"""
-    if isinstance(x, torch.Tensor):
-        x = x.tolist()
-    if isinstance(x, (list, tuple)) and len(x) > limit:
-        return f"[{', '.join(map(str, x[:limit]))}, ...] ({len(x)} items)"
-    return repr(list(x) if isinstance(x, tuple) else x)
-
-
-def _probs(p: torch.Tensor) -> str:
-    """_probs(torch.tensor([0.8650, 0.1171])) -> '[0.865, 0.117]'"""
-    return "[" + ", ".join(f"{v:.3f}" for v in p.tolist()) + "]"
-
-
-def _as_tensor(value: Any, what: str) -> torch.Tensor:
-    """The student's answer as a tensor, or a Mismatch saying what was expected instead."""
-    try:
-        return torch.as_tensor(value)
-    except (TypeError, ValueError, RuntimeError):
-        raise Mismatch(f"expected {what}, got a {type(value).__name__}: {value!r:.80}") from None
-
-
-def _random_ids(n: int, vocab_size: int, seed: int) -> torch.Tensor:
-    return torch.randint(vocab_size, (n,), generator=torch.Generator().manual_seed(seed))
-
-
-def _random_logits(rows: int, vocab_size: int, seed: int, scale: float = 2.0) -> torch.Tensor:
-    return scale * torch.randn(rows, vocab_size, generator=torch.Generator().manual_seed(seed))
-
-
-# ----------------------------------------------------------------------------
-# M1: language modeling
 
 def check_shift_by_one(fn: Callable) -> None:
     """fn(ids) -> (inputs, targets): inputs = every token but the last, targets = every token but the first.
