@@ -455,3 +455,33 @@ def plot_bpe_merges(text: str, n_merges: int = 4, pattern: str = GPT2_PATTERN, t
     if title:
         ax.set_title(title, fontsize=14)
     return fig
+
+
+# ----------------------------------------------------------------------------
+# figures for module M2 notebooks
+
+def plot_loss_per_byte(runs: dict[str, tuple[History, float]], axes=None):
+    """Validation loss of runs with different tokenizers: per token (left) and per byte (right).
+
+    `runs` maps a label to (history, tokens per byte of the validation text).
+    Per token, a model with longer tokens looks worse because each prediction
+    covers more text; loss per byte = (nats per token) x (tokens per byte) is
+    the cost of the same text under each model, so only the right panel is a
+    fair comparison.
+    """
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+    left, right = axes
+    for i, (label, (history, tokens_per_byte)) in enumerate(runs.items()):
+        per_byte = [loss * tokens_per_byte for loss in history.val_loss]
+        left.plot(history.eval_steps, history.val_loss, "o-", color=f"C{i}", label=label)
+        right.plot(history.eval_steps, per_byte, "o-", color=f"C{i}",
+                   label=f"{label} ({tokens_per_byte:.2f} tokens per byte)")
+    for ax, unit, title in ((left, "nats per token", "Per token: not comparable"),
+                            (right, "nats per byte", "Per byte: the same text, a fair comparison")):
+        ax.set_xlabel("optimizer step")
+        ax.set_ylabel(f"validation loss ({unit})")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return left.figure

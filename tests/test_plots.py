@@ -60,3 +60,20 @@ def test_plot_bpe_merges_shows_the_trainers_merges_and_ties():
     assert first.startswith("(a,n) ×6") and first.endswith("→ an")
     # (b, an) and (an, a) both occur 3 times: the greater bytes, b"b" > b"an", win
     assert second.startswith("(b,an) ×3  (an,a) ×3  → ban") and "tie" in second
+
+
+# ----------------------------------------------------------------------------
+# figures for module M2 notebooks
+
+def test_plot_loss_per_byte_scales_each_run_by_its_tokens_per_byte():
+    from minillm.train import History
+
+    chars = History(eval_steps=[0, 10], val_loss=[4.0, 2.5])
+    bpe = History(eval_steps=[0, 10], val_loss=[8.0, 5.0])
+    fig = plots.plot_loss_per_byte({"characters": (chars, 1.0), "BPE": (bpe, 0.25)})
+    assert isinstance(fig, Figure)
+    per_token, per_byte = fig.axes
+    assert [list(line.get_ydata()) for line in per_token.lines] == [[4.0, 2.5], [8.0, 5.0]]
+    assert [list(line.get_ydata()) for line in per_byte.lines] == [[4.0, 2.5], [2.0, 1.25]]
+    assert "nats per byte" in per_byte.get_ylabel()
+    assert [t.get_text() for t in per_byte.get_legend().get_texts()][1] == "BPE (0.25 tokens per byte)"
