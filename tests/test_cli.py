@@ -13,11 +13,14 @@ def test_help_explains_every_flag():
         assert flag in out.stdout
 
 
-def test_train_then_sample_on_a_text_file(tmp_path, capsys):
+@pytest.mark.parametrize("tokenizer", [["--tokenizer", "char"], ["--tokenizer", "bpe", "--vocab-size", "300"]])
+def test_train_then_sample_on_a_text_file(tokenizer, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MINILLM_DATA_DIR", str(tmp_path / "data"))  # the cached token arrays go here
     corpus = tmp_path / "poem.txt"
     corpus.write_text("Shall I compare thee to a summer's day?\nThou art more lovely.\n" * 20)
     out = tmp_path / "run"
-    args = ["train", "--corpus", str(corpus), "--out-dir", str(out), "--max-iters", "6", "--eval-interval", "3",
+    args = ["train", *tokenizer, "--corpus", str(corpus), "--out-dir", str(out), "--max-iters", "6",
+            "--eval-interval", "3",
             "--eval-iters", "1", "--n-layer", "1", "--n-embd", "16", "--n-head", "2", "--block-size", "16",
             "--batch-size", "2", "--samples", "1", "--device", "cpu", "--no-progress"]
     assert main(args) == 0
@@ -27,6 +30,15 @@ def test_train_then_sample_on_a_text_file(tmp_path, capsys):
                  "--max-new-tokens", "10", "--device", "cpu"]) == 0
     printed = capsys.readouterr().out
     assert printed.count("--- sample") == 1 + 1 + 2 and "checkpoint:" in printed
+    assert {"char": "tokenizer: CharTokenizer(", "bpe": "tokenizer: BPETokenizer("}[tokenizer[1]] in printed
+    assert list((tmp_path / "data" / "tokens").glob(f"{tokenizer[1]}-*.npy"))  # train and val ids, cached
+
+
+def test_bpe_vocab_size_below_the_bytes_is_rejected(tmp_path, capsys):
+    corpus = tmp_path / "poem.txt"
+    corpus.write_text("Thou art more lovely and more temperate.\n" * 5)
+    assert main(["train", "--corpus", str(corpus), "--tokenizer", "bpe", "--vocab-size", "100"]) == 2
+    assert "vocab_size must be at least 256" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("args, message", [
