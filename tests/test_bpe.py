@@ -207,20 +207,3 @@ def test_plots(tok):
     plot_merge_usage(merge_usage(tok, SAMPLE))
     matplotlib.pyplot.close("all")
 
-
-def test_cli_trains_with_bpe(tmp_path, monkeypatch, capsys):
-    from minillm.checkpoint import load_model
-    from minillm.cli import main
-
-    monkeypatch.setenv("MINILLM_DATA_DIR", str(tmp_path / "cache"))
-    corpus = tmp_path / "poem.txt"
-    corpus.write_text("Shall I compare thee to a summer's day?\nThou art more lovely.<|endoftext|>\n" * 20)
-    args = ["train", "--corpus", str(corpus), "--out-dir", str(tmp_path / "run"), "--tokenizer", "bpe",
-            "--vocab-size", "270", "--max-iters", "2", "--eval-interval", "2", "--eval-iters", "1",
-            "--n-layer", "1", "--n-embd", "16", "--n-head", "2", "--block-size", "8", "--batch-size", "2",
-            "--samples", "0", "--device", "cpu", "--no-progress"]
-    assert main(args) == 0
-    assert "BPETokenizer(vocab_size=270" in capsys.readouterr().out
-    assert len(list((tmp_path / "cache" / "tokens").glob("bpe-*.npy"))) == 2  # train and val ids, cached
-    model, tok = load_model(tmp_path / "run" / "ckpt.pt")
-    assert isinstance(tok, BPETokenizer) and model.config.vocab_size == 270

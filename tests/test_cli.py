@@ -3,6 +3,7 @@ import sys
 
 import pytest
 
+from minillm.checkpoint import load_model
 from minillm.cli import main
 
 
@@ -17,7 +18,8 @@ def test_help_explains_every_flag():
 def test_train_then_sample_on_a_text_file(tokenizer, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("MINILLM_DATA_DIR", str(tmp_path / "data"))  # the cached token arrays go here
     corpus = tmp_path / "poem.txt"
-    corpus.write_text("Shall I compare thee to a summer's day?\nThou art more lovely.\n" * 20)
+    # BPE reads <|endoftext|> as a document separator, the character tokenizer as characters
+    corpus.write_text("Shall I compare thee to a summer's day?\nThou art more lovely.<|endoftext|>\n" * 20)
     out = tmp_path / "run"
     args = ["train", *tokenizer, "--corpus", str(corpus), "--out-dir", str(out), "--max-iters", "6",
             "--eval-interval", "3",
@@ -31,7 +33,9 @@ def test_train_then_sample_on_a_text_file(tokenizer, tmp_path, capsys, monkeypat
     printed = capsys.readouterr().out
     assert printed.count("--- sample") == 1 + 1 + 2 and "checkpoint:" in printed
     assert {"char": "tokenizer: CharTokenizer(", "bpe": "tokenizer: BPETokenizer("}[tokenizer[1]] in printed
-    assert list((tmp_path / "data" / "tokens").glob(f"{tokenizer[1]}-*.npy"))  # train and val ids, cached
+    assert len(list((tmp_path / "data" / "tokens").glob(f"{tokenizer[1]}-*.npy"))) == 2  # train and val ids
+    model, tok = load_model(out / "ckpt.pt")
+    assert tok.kind == tokenizer[1] and model.config.vocab_size == tok.vocab_size
 
 
 def test_bpe_vocab_size_below_the_bytes_is_rejected(tmp_path, capsys):
