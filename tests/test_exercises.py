@@ -149,7 +149,11 @@ def test_checker_fails_a_subtly_wrong_answer_with_a_hint(checker, wrong, hint, c
     assert "✓" not in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("checker", REFERENCES, ids=lambda f: f.__name__)
+# every checker of every module, so that a new checker gets these tests for free
+ALL_CHECKERS = [getattr(exercises, name) for name in sorted(dir(exercises)) if name.startswith("check_")]
+
+
+@pytest.mark.parametrize("checker", ALL_CHECKERS, ids=lambda f: f.__name__)
 def test_checker_fails_a_stub_with_not_implemented_yet(checker):
     def my_exercise(*args, **kwargs):
         raise NotImplementedError("exercise: replace this line with your solution")
@@ -158,7 +162,7 @@ def test_checker_fails_a_stub_with_not_implemented_yet(checker):
         checker(my_exercise)
 
 
-@pytest.mark.parametrize("checker", REFERENCES, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("checker", ALL_CHECKERS, ids=lambda f: f.__name__)
 def test_checker_reports_errors_and_non_functions_as_assertion_errors(checker):
     with pytest.raises(AssertionError, match="raised ZeroDivisionError"):
         checker(lambda *args, **kwargs: 1 / 0)
