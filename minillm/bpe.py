@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import math
 import os
 from collections import Counter, defaultdict
 from typing import Collection, Iterable, Literal, NamedTuple, Sequence
@@ -84,6 +85,29 @@ def merge(ids: Sequence[int], pair: tuple[int, int], new_id: int) -> list[int]:
             out.append(ids[i])
             i += 1
     return out
+
+
+def apply_merges(ids: Sequence[int], merges: dict[tuple[int, int], int],
+                 fired: Counter | None = None, weight: int = 1) -> list[int]:
+    """Encode one pre-token's ids: merge the adjacent pair learned earliest, again and again.
+
+    `merges` maps (left, right) to the merged id, and a lower id was learned
+    earlier. Stops when no adjacent pair was ever merged. If `fired` is given,
+    fired[merged id] grows by `weight` for every occurrence merged.
+
+    >>> apply_merges([1, 2, 3], {(2, 3): 4, (1, 4): 5})
+    [5]
+    """
+    ids = list(ids)
+    while len(ids) >= 2:
+        pair = min(zip(ids, ids[1:]), key=lambda p: merges.get(p, math.inf))
+        if pair not in merges:
+            break  # no adjacent pair was ever merged
+        new = merge(ids, pair, merges[pair])
+        if fired is not None:
+            fired[merges[pair]] += weight * (len(ids) - len(new))
+        ids = new
+    return ids
 
 
 def most_frequent_pair(counts: dict[tuple[int, int], int], vocab: Sequence[bytes]) -> tuple[int, int]:
@@ -344,14 +368,8 @@ class BPETokenizer(Tokenizer):
     # -- encoding ------------------------------------------------------------
 
     def _encode_word(self, word: str) -> list[int]:
-        """One pre-token: replay the merges, earliest learned first."""
-        ids = [self.byte_ids[b] for b in word.encode("utf-8")]
-        while len(ids) >= 2:
-            pair = min(zip(ids, ids[1:]), key=lambda p: self.merges.get(p, float("inf")))
-            if pair not in self.merges:
-                break  # no adjacent pair was ever merged
-            ids = merge(ids, pair, self.merges[pair])
-        return ids
+        """One pre-token: its bytes, then the merges replayed, earliest learned first."""
+        return apply_merges([self.byte_ids[b] for b in word.encode("utf-8")], self.merges)
 
     def encode_ordinary(self, text: str, progress: bool = False) -> list[int]:
         """Encode treating special tokens as plain text."""
@@ -468,7 +486,10 @@ TOKENIZERS["bpe"] = BPETokenizer
 # measuring a tokenizer
 
 def bytes_per_token(tok: Tokenizer, text: str) -> float:
-    """Compression: UTF-8 bytes of `text` per token (higher packs more text into a context)."""
+    """Compression: UTF-8 bytes of `text` per token (higher packs more text into a context).
+
+    Takes minillm tokenizers and tiktoken encodings alike.
+    """
     ids = tok.encode(text)
     return len(text.encode("utf-8")) / max(len(ids), 1)
 
@@ -478,15 +499,7 @@ def merge_usage(tok: BPETokenizer, text: str) -> list[int]:
 
     Counts each distinct pre-token once, weighted by how often it occurs.
     """
-    fired = [0] * len(tok.merges)
-    first = 256
+    fired: Counter[int] = Counter()  # merged id -> times
     for word, count in word_counts(text, tok.pattern).items():
-        ids = [tok.byte_ids[b] for b in word]
-        while len(ids) >= 2:
-            pair = min(zip(ids, ids[1:]), key=lambda p: tok.merges.get(p, float("inf")))
-            if pair not in tok.merges:
-                break
-            new = merge(ids, pair, tok.merges[pair])
-            fired[tok.merges[pair] - first] += count * (len(ids) - len(new))
-            ids = new
-    return fired
+        apply_merges([tok.byte_ids[b] for b in word], tok.merges, fired, weight=count)
+    return [fired[i] for i in tok.merges.values()]

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import regex
 
-from ..bpe import GPT2_PATTERN, BPETokenizer, merge, most_frequent_pair, pair_counts
+from ..bpe import GPT2_PATTERN, BPETokenizer, apply_merges, merge, most_frequent_pair, pair_counts
 from ._core import Case, Mismatch, _show, run_cases
 
 # A small training text for the checkers' tokenizers: words that repeat,
@@ -340,19 +340,10 @@ def check_encode(fn: Callable) -> None:
 
 # classic mistakes, each a whole (wrong) encoder, so that a checker can name the one a student made
 
-def _replay(ids: list[int], merges: dict[tuple[int, int], int]) -> list[int]:
-    """The right inner loop: merge the lowest-ranked pair until none is left."""
-    while len(ids) >= 2:
-        pair = min(zip(ids, ids[1:]), key=lambda p: merges.get(p, float("inf")))
-        if pair not in merges:
-            break
-        ids = merge(ids, pair, merges[pair])
-    return ids
-
-
 def _encode_characters(text: str, merges: dict[tuple[int, int], int]) -> list[int]:
     """Starts from code points instead of UTF-8 bytes."""
-    return [i for piece in regex.findall(GPT2_PATTERN, text) for i in _replay([ord(c) for c in piece], merges)]
+    pieces = regex.findall(GPT2_PATTERN, text)
+    return [i for piece in pieces for i in apply_merges([ord(c) for c in piece], merges)]
 
 
 def _encode_left_to_right(text: str, merges: dict[tuple[int, int], int]) -> list[int]:
