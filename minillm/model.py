@@ -56,10 +56,10 @@ class GPTConfig:
     position: str = "learned"    # how positions are encoded: a learned table, as in GPT-2
 
     def __post_init__(self):
+        _config.check_types(self)
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         if self.n_embd % self.n_head:
             fits = [h for h in range(1, self.n_embd + 1) if self.n_embd % h == 0]
             near = sorted(fits, key=lambda h: abs(h - self.n_head))[:2]

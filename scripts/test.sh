@@ -10,7 +10,7 @@ nbstripout --verify notebooks/*.ipynb || {
     echo "some notebooks have outputs: run 'nbstripout notebooks/*.ipynb' and commit" >&2; exit 1; }
 
 echo "==> package tests"
-python -m pytest tests
+python -m pytest tests minillm  # the package tests, then the doctests in the package
 
 echo "==> notebooks, top to bottom (nbval)"
 python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=600 -p no:cacheprovider notebooks
