@@ -26,3 +26,11 @@ class TokenizerError(MinillmError, ValueError):
 
 class CheckpointError(MinillmError, ValueError):
     """A checkpoint that is missing, corrupted, or from another configuration."""
+
+
+class TrainingError(MinillmError, RuntimeError):
+    """Training that cannot go on, e.g. because the loss became nan or infinite."""
+
+
+class InUseError(MinillmError, RuntimeError):
+    """A file (a run's checkpoint) that another process is using right now."""
