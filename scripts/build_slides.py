@@ -148,17 +148,11 @@ def fig_training_curve(data: FigureData) -> Figure:
     """A tiny GPT trained for a few seconds against the uniform and bigram baselines."""
     torch.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=data.tokenizer.vocab_size, block_size=32, n_layer=2, n_head=4, n_embd=64))
-    # subtle: one thread. Matrices this small gain little from more, and on a busy
-    # machine (CI, a shared server) multi-threaded runs stalled from 4 s to minutes.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        history = train(model, data.train_ids, data.val_ids, max_iters=data.train_steps, batch_size=16,
-                        learning_rate=3e-3, warmup_iters=min(20, data.train_steps // 5 + 1),
-                        eval_interval=max(1, data.train_steps // 6), eval_iters=5, device="cpu", seed=1337,
-                        progress=False)
-    finally:
-        torch.set_num_threads(threads)
+    # on a busy machine (CI, a shared server) train() takes fewer threads: see minillm/device.py
+    history = train(model, data.train_ids, data.val_ids, max_iters=data.train_steps, batch_size=16,
+                    learning_rate=3e-3, warmup_iters=min(20, data.train_steps // 5 + 1),
+                    eval_interval=max(1, data.train_steps // 6), eval_iters=5, device="cpu", seed=1337,
+                    progress=False)
     baselines = {"uniform guess, log V": math.log(data.tokenizer.vocab_size),
                  "bigram counts": data.bigram.loss(data.val_ids)}
     return plots.plot_history(history, baselines,

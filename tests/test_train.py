@@ -1,17 +1,22 @@
+import subprocess
+import sys
+
 import pytest
 import torch
 
 from minillm import checkpoint
-from minillm.errors import CheckpointError, ConfigError
+from minillm.errors import CheckpointError, ConfigError, InUseError, TrainingError
 from minillm.model import GPT, GPTConfig
 from minillm.tokenizer import CharTokenizer
-from minillm.train import PRESETS, TrainConfig, estimate_loss, train
+from minillm.data import get_batch
+from minillm.optim import lr_at
+from minillm.train import PRESETS, TrainConfig, accumulate_gradients, estimate_loss, slow_run_note, train
 
 TEXT = "the quick brown fox jumps over the lazy dog. " * 40
 TOK = CharTokenizer.from_text(TEXT)
 IDS = torch.tensor(TOK.encode(TEXT))
 CFG = TrainConfig(max_iters=8, batch_size=4, learning_rate=3e-3, warmup_iters=2, eval_interval=4,
-                  eval_iters=2, device="cpu", seed=7)
+                  eval_iters=2, device="cpu", seed=7, threads=1)  # a fixed thread count: bit-exact reruns
 
 
 def _model(dropout=0.1):
@@ -56,12 +61,29 @@ def test_resume_continues_exactly(tmp_path):
         torch.testing.assert_close(p, q)
 
 
-def test_grad_accumulation_matches_a_bigger_batch_without_dropout():
-    big = train(_model(dropout=0.0), IDS, IDS, CFG, batch_size=4, max_iters=1, progress=False)
-    acc = train(_model(dropout=0.0), IDS, IDS, CFG, batch_size=2, grad_accum_steps=2, max_iters=1,
-                progress=False)
-    # the same 4 windows are drawn (the generator yields them in the same order)
-    assert acc.loss[0] == pytest.approx(big.loss[0], rel=1e-5)
+def _grads(model):
+    return [p.grad.clone() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_accumulated_micro_batches_give_the_gradients_of_one_big_batch(k):
+    x, y = get_batch(IDS, 8, 8, torch.Generator().manual_seed(0))
+    big, acc = _model(dropout=0.0), _model(dropout=0.0)
+    loss_big = accumulate_gradients(big, [(x, y)])
+    loss_acc = accumulate_gradients(acc, list(zip(x.chunk(k), y.chunk(k))))
+    assert loss_acc == pytest.approx(loss_big, rel=1e-6)
+    for a, b in zip(_grads(acc), _grads(big)):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_grad_accumulation_takes_the_same_steps_as_a_bigger_batch():
+    """Same weights after each of 3 steps; the generator draws the same 4 windows either way."""
+    big, acc = _model(dropout=0.0), _model(dropout=0.0)
+    hist_big = train(big, IDS, IDS, CFG, batch_size=4, max_iters=3, progress=False)
+    hist_acc = train(acc, IDS, IDS, CFG, batch_size=2, grad_accum_steps=2, max_iters=3, progress=False)
+    assert hist_acc.loss == pytest.approx(hist_big.loss, rel=1e-5)
+    for p, q in zip(acc.parameters(), big.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=2e-5)  # Adam divides tiny gradients by tiny norms
 
 
 def test_checkpoint_holds_what_sampling_needs(tmp_path):
@@ -72,7 +94,8 @@ def test_checkpoint_holds_what_sampling_needs(tmp_path):
     assert tok.chars == TOK.chars
     x = IDS[:8].view(1, 8)
     torch.testing.assert_close(loaded(x)[0], model(x)[0])
-    assert not [p for p in path.parent.iterdir() if p.name != "ckpt.pt"], "temporary files left behind"
+    leftovers = [p.name for p in path.parent.iterdir() if p.name not in ("ckpt.pt", ".ckpt.pt.lock")]
+    assert not leftovers, "temporary files left behind"
 
 
 def test_missing_checkpoint(tmp_path):
@@ -130,3 +153,147 @@ def test_presets_are_valid():
     cpu_model, cpu_train = PRESETS["cpu"]
     assert (cpu_model.n_layer, cpu_model.n_head, cpu_model.n_embd, cpu_model.block_size) == (4, 4, 128, 64)
     assert (cpu_train.batch_size, cpu_train.max_iters) == (12, 2000)
+
+
+def test_resume_with_more_steps_keeps_the_schedule(tmp_path, capsys):
+    """Continuing an 8-step run to 16 steps must not restart the cosine from mid-way."""
+    path = str(tmp_path / "ckpt.pt")
+    first = train(_model(), IDS, IDS, CFG, checkpoint_path=path, progress=False)
+    capsys.readouterr()
+    more = train(_model(), IDS, IDS, CFG, max_iters=16, resume=True, checkpoint_path=path, progress=False)
+    report = capsys.readouterr().out
+    assert "resuming at step 8 of 16" in report and "cosine decay to 0.0003 at step 8" in report
+    min_lr = CFG.learning_rate * CFG.min_lr_ratio
+    assert more.lr[:8] == first.lr and more.lr[8:] == pytest.approx([min_lr] * 8)
+    assert more.eval_steps == [0, 4, 8, 12, 16]  # no step evaluated twice
+
+
+def test_resume_can_change_the_schedule_explicitly(tmp_path, capsys):
+    path = str(tmp_path / "ckpt.pt")
+    train(_model(), IDS, IDS, CFG, checkpoint_path=path, progress=False)
+    capsys.readouterr()
+    more = train(_model(), IDS, IDS, CFG, max_iters=16, lr_decay_iters=16, learning_rate=1e-3, resume=True,
+                 checkpoint_path=path, progress=False)
+    assert "changed from the checkpoint: learning_rate 0.003 -> 0.001, lr_decay_iters 8 -> 16" in capsys.readouterr().out
+    assert more.lr[8] == pytest.approx(lr_at(8, 1e-3, CFG.warmup_iters, 16))
+
+
+def test_resume_from_step_0_evaluates_step_0_once(tmp_path):
+    path = str(tmp_path / "ckpt.pt")
+
+    def stop(history):
+        raise KeyboardInterrupt  # as if Ctrl-C came right after the first checkpoint
+
+    with pytest.raises(KeyboardInterrupt):
+        train(_model(), IDS, IDS, CFG, checkpoint_path=path, callback=stop, progress=False)
+    hist = train(_model(), IDS, IDS, CFG, resume=True, checkpoint_path=path, progress=False)
+    assert hist.eval_steps == [0, 4, 8]
+
+
+def test_resume_refuses_other_data_or_another_tokenizer(tmp_path):
+    path = str(tmp_path / "ckpt.pt")
+    train(_model(), IDS, IDS, CFG, checkpoint_path=path, tokenizer=TOK, progress=False)
+    other_text = IDS.flip(0)  # same vocabulary, other text
+    with pytest.raises(CheckpointError, match="trained on other data"):
+        train(_model(), other_text, IDS, CFG, max_iters=12, resume=True, checkpoint_path=path, progress=False)
+    other_tok = CharTokenizer(TOK.chars[::-1])  # same size, ids mean other characters
+    with pytest.raises(CheckpointError, match="another tokenizer"):
+        train(_model(), IDS, IDS, CFG, max_iters=12, resume=True, checkpoint_path=path, tokenizer=other_tok,
+              progress=False)
+    # the same data as int32 (as the command line stores it) is the same data
+    train(_model(), IDS.int(), IDS.int(), CFG, max_iters=12, resume=True, checkpoint_path=path, progress=False)
+
+
+def test_resume_without_a_tokenizer_keeps_the_checkpoints(tmp_path):
+    path = tmp_path / "ckpt.pt"
+    train(_model(), IDS, IDS, CFG, checkpoint_path=str(path), tokenizer=TOK, progress=False)
+    train(_model(), IDS, IDS, CFG, max_iters=12, resume=True, checkpoint_path=str(path), progress=False)
+    assert checkpoint.load_model(path)[1].chars == TOK.chars
+
+
+def test_divergence_stops_training_and_keeps_the_good_checkpoint(tmp_path):
+    path = tmp_path / "ckpt.pt"
+    model = _model()
+
+    def break_weights(history):
+        if history.eval_steps[-1] == 4:
+            with torch.no_grad():
+                model.head.weight[0, 0] = float("nan")  # what a too-high learning rate ends in
+
+    with pytest.raises(TrainingError, match=r"loss became nan at step 5 .*last good checkpoint \(step 4\)"):
+        train(model, IDS, IDS, CFG, checkpoint_path=str(path), callback=break_weights, progress=False)
+    state = checkpoint.load(path)
+    assert state["step"] == 4 and all(t.isfinite().all() for t in state["model"].values())
+
+
+class _NanWhenEvaluated(GPT):
+    """Trains normally but scores nan in eval mode once poisoned: non-finite weights seen only at evaluation."""
+
+    poisoned = False
+
+    def forward(self, idx, targets=None):
+        logits, loss = super().forward(idx, targets)
+        if self.poisoned and not self.training and loss is not None:
+            loss = loss * float("nan")
+        return logits, loss
+
+
+def test_a_non_finite_evaluation_is_never_saved(tmp_path):
+    path = tmp_path / "ckpt.pt"
+    torch.manual_seed(0)
+    model = _NanWhenEvaluated(_model().config)
+
+    def poison(history):
+        model.poisoned = True
+
+    with pytest.raises(TrainingError, match="no checkpoint is written"):
+        train(model, IDS, IDS, CFG, checkpoint_path=str(path), callback=poison, progress=False)
+    assert checkpoint.load(path)["step"] == 0
+
+
+def test_two_trainings_cannot_share_a_checkpoint(tmp_path):
+    path = tmp_path / "run" / "ckpt.pt"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom minillm.io import exclusive\n"
+         "with exclusive(sys.argv[1]):\n    print('holding', flush=True)\n    time.sleep(60)", str(path)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        with pytest.raises(InUseError, match=rf"in use by another training \(pid {holder.pid} on "):
+            train(_model(), IDS, IDS, CFG, checkpoint_path=str(path), progress=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    train(_model(), IDS, IDS, CFG, checkpoint_path=str(path), progress=False)  # free once the holder is gone
+
+
+def test_slow_cpu_runs_get_an_estimate():
+    note = slow_run_note(22.0, 4999, torch.device("cpu"))
+    assert "30.5 hours" in note and "'cpu' preset" in note
+    assert slow_run_note(0.05, 2000, torch.device("cpu")) is None  # 100 s: fine
+    assert slow_run_note(22.0, 4999, torch.device("cuda")) is None
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(max_iters=True), "max_iters must be an int"),
+    (dict(max_iters=2.5), "max_iters must be an int"),
+    (dict(beta1=1.5), "beta1 must lie in"),
+    (dict(beta2=-0.1), "beta2 must lie in"),
+    (dict(grad_clip=-1.0), "grad_clip must be >= 0"),
+    (dict(warmup_iters=-5), "warmup_iters must be >= 0"),
+    (dict(weight_decay=-0.1), "weight_decay must be >= 0"),
+    (dict(learning_rate=float("nan")), "learning_rate must be a finite float"),
+    (dict(learning_rate=0.0), "learning_rate must be positive"),
+    (dict(min_lr_ratio=2.0), "min_lr_ratio must lie in"),
+    (dict(lr_decay_iters=0), "lr_decay_iters must be a positive integer"),
+    (dict(threads=0), "threads must be a positive integer"),
+    (dict(dtype="fp8"), "unknown dtype"),
+    (dict(checkpoint_path=3), "checkpoint_path must be a str or None"),
+])
+def test_impossible_training_settings_raise_clear_errors(bad, message):
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(**bad)
+
+
+def test_a_path_is_a_fine_checkpoint_path(tmp_path):
+    assert TrainConfig(checkpoint_path=tmp_path / "c.pt").checkpoint_path == str(tmp_path / "c.pt")
