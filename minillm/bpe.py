@@ -294,6 +294,9 @@ class BPETokenizer(Tokenizer):
             if not (0 <= left < new_id and 0 <= right < new_id):
                 raise TokenizerError(f"merge {len(self.merges)} ({left}, {right}) uses an id that doesn't exist "
                                      f"yet; every merge may only combine earlier tokens")
+            if (left, right) in self.merges:
+                raise TokenizerError(f"merge {new_id - 256} ({left}, {right}) repeats merge "
+                                     f"{self.merges[left, right] - 256}; a pair can only be merged once")
             self.merges[(left, right)] = new_id
             self.vocab.append(self.vocab[left] + self.vocab[right])
         self.special_tokens = dict(special_tokens or {})  # text -> id
@@ -303,6 +306,9 @@ class BPETokenizer(Tokenizer):
                                  f"(after the merged tokens), got {self.special_tokens}")
         if any(not s for s in self.special_tokens):
             raise TokenizerError("a special token can't be the empty string")
+        if not isinstance(pattern, str) or not pattern:
+            raise TokenizerError(f"the pre-tokenizer pattern must be a regular expression, got {pattern!r}; "
+                                 "GPT-2's is minillm.bpe.GPT2_PATTERN")
         self.pattern = pattern
         try:
             self._split = regex.compile(pattern)
@@ -371,23 +377,32 @@ class BPETokenizer(Tokenizer):
         """One pre-token: its bytes, then the merges replayed, earliest learned first."""
         return apply_merges([self.byte_ids[b] for b in word.encode("utf-8")], self.merges)
 
+    def _skipped(self, text: str, at: int) -> TokenizerError:
+        return TokenizerError(f"the pre-tokenizer pattern {self.pattern!r} skips the text at character {at} "
+                              f"({text[at:at + 10]!r}); a BPE pattern must cut all of the text into pieces, "
+                              "as minillm.bpe.GPT2_PATTERN does")
+
     def encode_ordinary(self, text: str, progress: bool = False) -> list[int]:
         """Encode treating special tokens as plain text."""
         out: list[int] = []
         with tqdm(total=len(text), unit="char", unit_scale=True, desc="encoding",
                   disable=not progress, mininterval=0.5) as bar:
-            done = 0
+            done = end = 0
             for m in self._split.finditer(text):
-                word = m.group()
+                if m.start() != end:  # the pattern skipped text: it would vanish without a trace
+                    raise self._skipped(text, end)
+                word, end = m.group(), m.end()
                 ids = self._cache.get(word)
                 if ids is None:
                     ids = self._encode_word(word)
                     if len(self._cache) < 500_000:
                         self._cache[word] = ids
                 out.extend(ids)
-                if m.end() - done > 1 << 16:
-                    bar.update(m.end() - done)
-                    done = m.end()
+                if end - done > 1 << 16:
+                    bar.update(end - done)
+                    done = end
+            if end != len(text):
+                raise self._skipped(text, end)
             bar.update(len(text) - done)
         return out
 
@@ -460,7 +475,7 @@ class BPETokenizer(Tokenizer):
         try:
             merges = [(int(m[0]), int(m[1])) for m in d["merges"]]
             specials = {str(s): int(i) for s, i in d["special_tokens"].items()}
-            return cls(merges, specials, str(d["pattern"]), d.get("byte_ids"))
+            return cls(merges, specials, d["pattern"], d.get("byte_ids"))
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
             if isinstance(e, TokenizerError):
                 raise

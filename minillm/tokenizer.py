@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import os
 from pathlib import Path
 from typing import Iterable
@@ -99,9 +100,13 @@ class CharTokenizer(Tokenizer):
 
     def decode(self, ids: Iterable[int]) -> str:
         try:
-            return "".join(self.chars[i] for i in ids)
-        except (IndexError, TypeError):
+            ids = [operator.index(i) for i in ids]  # ints, numpy ints, 0-d tensors
+        except TypeError:
             raise TokenizerError(f"ids must be integers in 0..{self.vocab_size - 1}") from None
+        bad = [i for i in ids if not 0 <= i < len(self.chars)]
+        if bad:  # subtle: chars[-1] is a valid Python index, but not a valid id
+            raise TokenizerError(f"ids must be integers in 0..{self.vocab_size - 1}, got {bad[0]}")
+        return "".join(self.chars[i] for i in ids)
 
     def to_dict(self) -> dict:
         return {"type": self.kind, "chars": self.chars}
@@ -155,9 +160,16 @@ def encode_to_array(tok: Tokenizer, text: str, cache_dir: str | os.PathLike | No
     key.update(b"\0" + text.encode("utf-8"))
     folder = Path(cache_dir) if cache_dir is not None else data_dir() / "tokens"
     path = folder / f"{tok.kind}-{key.hexdigest()[:20]}.npy"
-    if path.is_file():
-        return np.load(path)
     dtype = np.uint16 if tok.vocab_size <= 2**16 else np.uint32
+    if path.is_file():
+        try:
+            arr = np.load(path)
+            if arr.ndim == 1 and arr.dtype == dtype:
+                return arr
+            problem = f"holds a {arr.dtype} array of shape {arr.shape}"
+        except (ValueError, OSError, EOFError) as e:  # e.g. cut short by a full disk
+            problem = f"can't be read ({type(e).__name__}: {e})"
+        print(f"note: the cached token ids {path} {problem}; encoding the text again")
     arr = np.asarray(tok.encode_corpus(text, progress=progress), dtype=dtype)
     with atomic_write(path, "wb") as f:
         np.save(f, arr)

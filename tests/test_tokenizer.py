@@ -25,9 +25,21 @@ def test_unknown_characters_are_named():
         tok.encode("abz")
 
 
-def test_bad_ids_and_empty_vocab():
+@pytest.mark.parametrize("ids", [[3], [-1], [0, -3], ["a"], [1.5]])
+def test_bad_ids_are_refused(ids):
     with pytest.raises(TokenizerError, match="0..2"):
-        CharTokenizer("abc").decode([3])
+        CharTokenizer("abc").decode(ids)
+
+
+def test_ids_of_any_integer_type_decode():
+    import numpy as np
+    import torch
+
+    tok = CharTokenizer("abc")
+    assert tok.decode(np.array([2, 0])) == tok.decode(torch.tensor([2, 0])) == "ca"
+
+
+def test_empty_vocab():
     with pytest.raises(TokenizerError, match="empty"):
         CharTokenizer.from_text("")
 
