@@ -1,12 +1,22 @@
 """The command line: `python -m minillm train ...` and `python -m minillm sample ...`.
 
-Only argument parsing lives here; the work is done by the package's functions,
-which a notebook can call just the same.
+Only argument parsing and error reporting live here; the work is done by the
+package's functions, which a notebook can call just the same.
+
+Exit codes follow the usual convention: 0 success; 2 a usage error (a flag
+or setting that can't work, said in one line); 1 bad data or files (a
+corrupted checkpoint, a corpus that isn't text, a run that diverged, a run
+folder in use: one line that says what to do); 130 after Ctrl-C and 143 after
+SIGTERM. Anything else is a bug in minillm and shows its traceback, as does
+every error with `--debug` or `MINILLM_DEBUG=1`.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -14,33 +24,73 @@ import torch
 
 from . import checkpoint, data
 from . import config as _config
-from .errors import MinillmError
-from .generate import complete
-from .model import GPT
 from .bpe import BPETokenizer
+from .device import pick_device
+from .errors import CheckpointError, ConfigError, MinillmError
+from .generate import complete
+from .io import exclusive
+from .model import GPT
 from .tokenizer import CharTokenizer, encode_to_array
-from .train import PRESETS, pick_device, set_seed, train
+from .train import PRESETS, set_seed, train
+
+
+# ----------------------------------------------------------------------------
+# flag types: a bad value is a usage error before anything runs
+
+def _number(kind, low, low_ok: bool, what: str):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} expected, got {text!r}") from None
+        if not math.isfinite(value) or value < low or (value == low and not low_ok):
+            raise argparse.ArgumentTypeError(f"{what} expected, got {text!r}")
+        return value
+    return parse
+
+
+positive_int = _number(int, 1, True, "a positive integer")
+count = _number(int, 0, True, "an integer >= 0")
+positive_float = _number(float, 0.0, False, "a positive number")
+nonnegative_float = _number(float, 0.0, True, "a number >= 0")
+any_int = _number(int, -math.inf, True, "an integer")
+bpe_vocab_size = _number(int, 257, True, "a vocabulary size of at least 257 (256 bytes and <|endoftext|>)")
 
 MODEL_FLAGS = {  # flag -> (GPTConfig field, type, help)
-    "--n-layer": ("n_layer", int, "Transformer blocks"),
-    "--n-head": ("n_head", int, "attention heads per block (must divide --n-embd)"),
-    "--n-embd": ("n_embd", int, "model width"),
-    "--block-size": ("block_size", int, "context length in tokens"),
-    "--dropout": ("dropout", float, "dropout probability, 0 for small data"),
+    "--n-layer": ("n_layer", positive_int, "Transformer blocks"),
+    "--n-head": ("n_head", positive_int, "attention heads per block (must divide --n-embd)"),
+    "--n-embd": ("n_embd", positive_int, "model width"),
+    "--block-size": ("block_size", positive_int, "context length in tokens"),
+    "--dropout": ("dropout", nonnegative_float, "dropout probability, 0 for small data"),
     "--attention": ("attention", str, "attention implementation: reference or sdpa"),
 }
 TRAIN_FLAGS = {  # flag -> (TrainConfig field, type, help)
-    "--max-iters": ("max_iters", int, "optimizer steps"),
-    "--batch-size": ("batch_size", int, "sequences per micro-batch"),
-    "--grad-accum": ("grad_accum_steps", int, "micro-batches per step"),
-    "--lr": ("learning_rate", float, "peak learning rate"),
-    "--warmup-iters": ("warmup_iters", int, "linear warmup steps"),
-    "--weight-decay": ("weight_decay", float, "AdamW's decoupled weight decay"),
-    "--eval-interval": ("eval_interval", int, "steps between loss estimates and checkpoints"),
-    "--eval-iters": ("eval_iters", int, "batches per loss estimate"),
+    "--max-iters": ("max_iters", positive_int, "optimizer steps"),
+    "--batch-size": ("batch_size", positive_int, "sequences per micro-batch"),
+    "--grad-accum": ("grad_accum_steps", positive_int, "micro-batches per step"),
+    "--lr": ("learning_rate", positive_float, "peak learning rate"),
+    "--warmup-iters": ("warmup_iters", count, "linear warmup steps"),
+    "--lr-decay-iters": ("lr_decay_iters", positive_int,
+                         "step where the cosine decay ends (default: --max-iters; with --resume: the "
+                         "checkpoint's, so a longer run keeps its schedule)"),
+    "--weight-decay": ("weight_decay", nonnegative_float, "AdamW's decoupled weight decay"),
+    "--eval-interval": ("eval_interval", positive_int, "steps between loss estimates and checkpoints"),
+    "--eval-iters": ("eval_iters", positive_int, "batches per loss estimate"),
     "--device": ("device", str, "auto, cpu, cuda or mps"),
     "--dtype": ("dtype", str, "auto, float32, bfloat16 or float16"),
+    "--threads": ("threads", positive_int,
+                  "CPU threads (default: the cores other programs leave free; MINILLM_THREADS also sets it)"),
 }
+
+
+def _preset_values(field: str, index: int) -> str:
+    """' (cpu preset: 4, gpu preset: 6)' or ' (default: auto)'; '' when the help says it."""
+    values = {name: getattr(configs[index], field) for name, configs in PRESETS.items()}
+    if None in values.values():
+        return ""
+    if len(set(values.values())) == 1:
+        return f" (default: {next(iter(values.values()))})"
+    return " (" + ", ".join(f"{name} preset: {v}" for name, v in values.items()) + ")"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,9 +99,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Train a small GPT from scratch and sample from it.",
         epilog="Run `python -m minillm train --help` or `... sample --help` for each command's flags.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{train,sample}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error (or set MINILLM_DEBUG=1)")
 
     tr = commands.add_parser(
-        "train", help="train a GPT on a corpus, save a checkpoint, print samples",
+        "train", help="train a GPT on a corpus, save a checkpoint, print samples", parents=[common],
         description="Train a GPT on a text corpus with a character or BPE tokenizer. Model and training "
                     "flags override the preset's values.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -60,32 +113,38 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--corpus", default="shakespeare",
                     help="'shakespeare' (built on first use) or the path of a UTF-8 text file")
     tr.add_argument("--out-dir", default="runs/shakespeare-char", type=Path,
-                    help="where the checkpoint (ckpt.pt) is written")
+                    help="the run's folder, where the checkpoint (ckpt.pt) is written")
     tr.add_argument("--resume", action="store_true", help="continue from OUT_DIR/ckpt.pt")
     tr.add_argument("--tokenizer", choices=["char", "bpe"], default="char",
                     help="char: one token per character; bpe: byte-level BPE trained on the corpus")
-    tr.add_argument("--vocab-size", type=int, default=4096, help="BPE vocabulary size (with --tokenizer bpe)")
-    tr.add_argument("--seed", type=int, default=1337, help="seeds model init, batches and dropout")
-    tr.add_argument("--samples", type=int, default=2, help="samples to print after training")
+    tr.add_argument("--vocab-size", type=bpe_vocab_size, default=argparse.SUPPRESS,
+                    help="BPE vocabulary size, with --tokenizer bpe (default: 4096)")
+    tr.add_argument("--seed", type=any_int, default=1337, help="seeds model init, batches and dropout")
+    tr.add_argument("--samples", type=count, default=2, help="samples to print after training")
     tr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    for flags, title in ((MODEL_FLAGS, "model (override the preset)"), (TRAIN_FLAGS, "training (override the preset)")):
+    for index, (flags, title) in enumerate(((MODEL_FLAGS, "model (override the preset)"),
+                                            (TRAIN_FLAGS, "training (override the preset)"))):
         group = tr.add_argument_group(title)
-        for flag, (_, typ, text) in flags.items():
-            group.add_argument(flag, type=typ, default=None, help=text)
+        for flag, (field, typ, text) in flags.items():
+            group.add_argument(flag, type=typ, default=argparse.SUPPRESS, help=text + _preset_values(field, index))
 
     sa = commands.add_parser(
-        "sample", help="generate text from a checkpoint",
+        "sample", help="generate text from a checkpoint", parents=[common],
         description="Generate text from a trained checkpoint.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     sa.add_argument("--checkpoint", type=Path, default=Path("runs/shakespeare-char/ckpt.pt"),
                     help="checkpoint written by `train`")
-    sa.add_argument("--prompt", default="\n", help="text to continue")
-    sa.add_argument("--num-samples", type=int, default=3, help="how many continuations")
-    sa.add_argument("--max-new-tokens", type=int, default=300, help="tokens to generate per sample")
-    sa.add_argument("--temperature", type=float, default=0.8, help="0 is greedy; higher is more random")
-    sa.add_argument("--top-k", type=int, default=None, help="sample only among the k likeliest tokens")
-    sa.add_argument("--top-p", type=float, default=None, help="sample only within probability mass p")
-    sa.add_argument("--seed", type=int, default=0, help="same seed, same text")
+    sa.add_argument("--prompt", default="\n",
+                    help="text to continue; special tokens such as <|endoftext|> are read as such")
+    sa.add_argument("--num-samples", type=positive_int, default=3, help="how many continuations")
+    sa.add_argument("--max-new-tokens", type=positive_int, default=300, help="tokens to generate per sample")
+    sa.add_argument("--temperature", type=nonnegative_float, default=0.8,
+                    help="0 is greedy; higher is more random")
+    sa.add_argument("--top-k", type=positive_int, default=argparse.SUPPRESS,
+                    help="sample only among the k likeliest tokens (default: all)")
+    sa.add_argument("--top-p", type=positive_float, default=argparse.SUPPRESS,
+                    help="sample only within probability mass p, at most 1 (default: 1, all)")
+    sa.add_argument("--seed", type=any_int, default=0, help="same seed, same text")
     sa.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     return parser
 
@@ -98,34 +157,47 @@ def _print_samples(samples: list[str], prompt: str) -> None:
 
 def cmd_train(args) -> None:
     model_cfg, train_cfg = PRESETS[args.preset]
+    given = vars(args)
     # check every flag before the (slow) corpus build, so typos fail fast
-    model_over = {field: getattr(args, flag[2:].replace("-", "_")) for flag, (field, _, _) in MODEL_FLAGS.items()}
-    train_over = {field: getattr(args, flag[2:].replace("-", "_")) for flag, (field, _, _) in TRAIN_FLAGS.items()}
-    model_cfg = _config.replace(model_cfg, **{k: v for k, v in model_over.items() if v is not None})
-    train_cfg = _config.replace(train_cfg, seed=args.seed, checkpoint_path=str(args.out_dir / "ckpt.pt"),
-                                **{k: v for k, v in train_over.items() if v is not None})
-    pick_device(train_cfg.device)
-    corpus = data.load_corpus(args.corpus)
-    if args.tokenizer == "bpe":  # trained on the training split only; deterministic, so --resume agrees
-        tokenizer = BPETokenizer.train(corpus.train, args.vocab_size)
-    else:
-        tokenizer = CharTokenizer.from_text(corpus.train + corpus.val)
-    model_cfg = _config.replace(model_cfg, vocab_size=tokenizer.vocab_size)
-    print(f"corpus: {corpus}")
-    print(f"tokenizer: {tokenizer}")
+    model_cfg = _config.replace(model_cfg, **{f: given[fl[2:].replace("-", "_")] for fl, (f, _, _) in
+                                              MODEL_FLAGS.items() if fl[2:].replace("-", "_") in given})
     ckpt = args.out_dir / "ckpt.pt"
-    if ckpt.exists() and not args.resume:
-        print(f"note: {ckpt} exists and will be overwritten (pass --resume to continue it instead)")
-    set_seed(args.seed)
-    model = GPT(model_cfg)
-    print(f"model: {model.num_params():,} parameters ({model_cfg.n_layer} layers, {model_cfg.n_head} heads, "
-          f"width {model_cfg.n_embd}, context {model_cfg.block_size})")
-    # ids cached on disk as uint16/uint32, so a second run skips the encoding
-    progress = not args.no_progress
-    train_ids = torch.from_numpy(encode_to_array(tokenizer, corpus.train, progress=progress).astype("int32"))
-    val_ids = torch.from_numpy(encode_to_array(tokenizer, corpus.val, progress=progress).astype("int32"))
-    history = train(model, train_ids, val_ids, train_cfg, tokenizer=tokenizer, resume=args.resume,
-                    progress=not args.no_progress)
+    train_cfg = _config.replace(train_cfg, seed=args.seed, checkpoint_path=str(ckpt),
+                                **{f: given[fl[2:].replace("-", "_")] for fl, (f, _, _) in TRAIN_FLAGS.items()
+                                   if fl[2:].replace("-", "_") in given})
+    if "vocab_size" in given and args.tokenizer != "bpe":
+        raise ConfigError("--vocab-size sets the size of a BPE vocabulary; add --tokenizer bpe, or drop it "
+                          "(the character tokenizer takes its vocabulary from the corpus)")
+    if args.out_dir.exists() and not args.out_dir.is_dir():
+        raise ConfigError(f"--out-dir {args.out_dir} is a file; give the name of a folder for the run")
+    if args.resume and not ckpt.is_file():
+        raise CheckpointError(f"--resume: no checkpoint at {ckpt} to continue; train without --resume first, "
+                              "or point --out-dir at the run's folder")
+    device = pick_device(train_cfg.device)
+    if args.preset == "gpu" and device.type == "cpu":
+        print("warning: the gpu preset on a machine without a GPU takes hours, not minutes (an estimate "
+              "follows the first step); --preset cpu trains in a few minutes")
+    with exclusive(ckpt):  # before the slow corpus and tokenizer work, so a second run stops at once
+        corpus = data.load_corpus(args.corpus)
+        if args.tokenizer == "bpe":  # trained on the training split only; deterministic, so --resume agrees
+            tokenizer = BPETokenizer.train(corpus.train, given.get("vocab_size", 4096))
+        else:
+            tokenizer = CharTokenizer.from_text(corpus.train + corpus.val)
+        model_cfg = _config.replace(model_cfg, vocab_size=tokenizer.vocab_size)
+        print(f"corpus: {corpus}")
+        print(f"tokenizer: {tokenizer}")
+        if ckpt.exists() and not args.resume:
+            print(f"note: {ckpt} exists and will be overwritten (pass --resume to continue it instead)")
+        set_seed(args.seed)
+        model = GPT(model_cfg)
+        print(f"model: {model.num_params():,} parameters ({model_cfg.n_layer} layers, {model_cfg.n_head} heads, "
+              f"width {model_cfg.n_embd}, context {model_cfg.block_size})")
+        # ids cached on disk as uint16/uint32, so a second run skips the encoding
+        progress = not args.no_progress
+        train_ids, val_ids = (torch.from_numpy(encode_to_array(tokenizer, text, progress=progress).astype("int32"))
+                              for text in (corpus.train, corpus.val))
+        history = train(model, train_ids, val_ids, train_cfg, tokenizer=tokenizer, resume=args.resume,
+                        progress=progress)
     print(f"done: val loss {history.val_loss[-1]:.3f}, {history.tokens_per_sec:,.0f} tokens/s")
     print(f"checkpoint: {ckpt}")
     if args.samples:
@@ -137,21 +209,50 @@ def cmd_train(args) -> None:
 def cmd_sample(args) -> None:
     model, tokenizer = checkpoint.load_model(args.checkpoint, device=pick_device(args.device))
     if tokenizer is None:
-        raise MinillmError(f"{args.checkpoint} has no tokenizer saved, so its ids can't be turned into text")
+        raise CheckpointError(f"{args.checkpoint} has no tokenizer saved, so its ids can't be turned into text")
+    given = vars(args)
     samples = complete(model, tokenizer, args.prompt, max_new_tokens=args.max_new_tokens,
-                       num_samples=args.num_samples, temperature=args.temperature, top_k=args.top_k,
-                       top_p=args.top_p, seed=args.seed)
+                       num_samples=args.num_samples, temperature=args.temperature, top_k=given.get("top_k"),
+                       top_p=given.get("top_p"), seed=args.seed, allow_special=True)
     _print_samples(samples, args.prompt)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a job scheduler, `kill`, a closing terminal), handled like Ctrl-C."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+def _interrupted_note(args) -> str:
+    """What survived an interrupted command, in one line."""
+    if args.command != "train":
+        return "interrupted"
+    ckpt = args.out_dir / "ckpt.pt"
+    try:
+        step = checkpoint.load(ckpt)["step"]
+    except CheckpointError:
+        return "interrupted before any checkpoint was written; nothing was saved"
+    return f"interrupted; the last checkpoint, {ckpt} at step {step}, is intact: continue it with --resume"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    debug = args.debug or os.environ.get("MINILLM_DEBUG", "") not in ("", "0")
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         {"train": cmd_train, "sample": cmd_sample}[args.command](args)
-    except (MinillmError, ValueError) as e:
+    except MinillmError as e:
+        if debug:
+            raise
         print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted; the last checkpoint written is intact", file=sys.stderr)
-        return 130
+        return 2 if isinstance(e, ConfigError) else 1
+    except KeyboardInterrupt as e:
+        if debug:
+            raise
+        print(f"\n{_interrupted_note(args)}", file=sys.stderr)
+        return 143 if isinstance(e, Terminated) else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0

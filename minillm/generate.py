@@ -16,8 +16,11 @@ same text. (The KV cache that makes this loop fast comes in module M9.)
 
 from __future__ import annotations
 
+import math
+
 import torch
 
+from .errors import ConfigError
 from .model import GPT
 from .tokenizer import Tokenizer
 
@@ -25,12 +28,12 @@ from .tokenizer import Tokenizer
 def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
                 top_p: float | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
     """Pick one token per row of `logits` (B, V); returns ids of shape (B, 1)."""
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0 (0 means greedy), got {temperature}")
-    if top_k is not None and top_k < 1:
-        raise ValueError(f"top_k must be a positive integer or None, got {top_k}")
+    if not temperature >= 0 or math.isinf(temperature):  # subtle: `not >=` also catches nan
+        raise ConfigError(f"temperature must be a finite number >= 0 (0 means greedy), got {temperature}")
+    if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
+        raise ConfigError(f"top_k must be a positive integer or None, got {top_k}")
     if top_p is not None and not 0 < top_p <= 1:
-        raise ValueError(f"top_p must lie in (0, 1] or be None, got {top_p}")
+        raise ConfigError(f"top_p must lie in (0, 1] or be None, got {top_p}")
     if temperature == 0:
         return logits.argmax(dim=-1, keepdim=True)
     logits = logits.float() / temperature
@@ -53,6 +56,8 @@ def generate(model: GPT, idx: torch.Tensor, max_new_tokens: int, temperature: fl
              top_k: int | None = None, top_p: float | None = None,
              generator: torch.Generator | None = None) -> torch.Tensor:
     """Extend each row of idx (B, T) by max_new_tokens sampled tokens -> (B, T + max_new_tokens)."""
+    if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+        raise ConfigError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
     was_training = model.training
     model.eval()
     block_size = model.config.block_size
@@ -67,12 +72,18 @@ def generate(model: GPT, idx: torch.Tensor, max_new_tokens: int, temperature: fl
 
 def complete(model: GPT, tokenizer: Tokenizer, prompt: str = "\n", max_new_tokens: int = 200,
              num_samples: int = 1, temperature: float = 1.0, top_k: int | None = None,
-             top_p: float | None = None, seed: int | None = 0) -> list[str]:
-    """Text in, text out: `num_samples` continuations of `prompt` (prompt not repeated)."""
+             top_p: float | None = None, seed: int | None = 0, allow_special: bool = False) -> list[str]:
+    """Text in, text out: `num_samples` continuations of `prompt` (prompt not repeated).
+
+    With `allow_special`, special tokens written in the prompt (BPE's
+    <|endoftext|>) are read as those tokens, e.g. to start a new document.
+    """
+    if not isinstance(num_samples, int) or num_samples < 1:
+        raise ConfigError(f"num_samples must be a positive integer, got {num_samples!r}")
     device = next(model.parameters()).device
-    ids = tokenizer.encode(prompt)
+    ids = tokenizer.encode_corpus(prompt) if allow_special else tokenizer.encode(prompt)
     if not ids:
-        raise ValueError("the prompt is empty; give at least one character, e.g. '\\n'")
+        raise ConfigError("the prompt is empty; give at least one character, e.g. '\\n'")
     idx = torch.tensor([ids] * num_samples, dtype=torch.long, device=device)
     generator = None
     if seed is not None:

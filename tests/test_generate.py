@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from minillm.errors import ConfigError
 from minillm.generate import complete, generate, sample_next
 from minillm.model import GPT, GPTConfig
 from minillm.tokenizer import CharTokenizer
@@ -40,10 +41,21 @@ def test_sampling_frequencies_follow_softmax_of_scaled_logits():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(temperature=-1), "temperature"), (dict(top_k=0), "top_k"), (dict(top_p=1.5), "top_p")])
+    (dict(temperature=-1), "temperature"), (dict(temperature=float("nan")), "temperature"),
+    (dict(temperature=float("inf")), "temperature"), (dict(top_k=0), "top_k"), (dict(top_k=2.5), "top_k"),
+    (dict(top_p=1.5), "top_p"), (dict(top_p=float("nan")), "top_p")])
 def test_bad_sampling_settings(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ConfigError, match=message):
         sample_next(torch.randn(1, 4), **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(num_samples=0), "num_samples"), (dict(max_new_tokens=-5), "max_new_tokens"), (dict(prompt=""), "empty")])
+def test_bad_completion_requests(kwargs, message):
+    tok = CharTokenizer.from_text("abc ")
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=8, n_layer=1, n_head=1, n_embd=8))
+    with pytest.raises(ConfigError, match=message):
+        complete(model, tok, **{"prompt": "ab", **kwargs})
 
 
 def test_generate_is_seeded_and_respects_context():
