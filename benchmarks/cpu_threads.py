@@ -13,8 +13,8 @@ The last rows start the neighbours a quarter of the way into each run, where
 --repeats runs; ratios are against one thread under the same load, measured in
 the same run.
 
-    python benchmarks/cpu_threads.py
-    python benchmarks/cpu_threads.py --models cpu --busy 0 1 --repeats 5
+    python benchmarks/cpu_threads.py                      # about 40 minutes on 2 cores
+    python benchmarks/cpu_threads.py --models cpu --busy 0 1 --repeats 1   # a quick look
 """
 
 import argparse
