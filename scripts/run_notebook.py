@@ -53,6 +53,8 @@ def _stand_in_for_ipython() -> None:
     display.HTML = type("HTML", (), {"__init__": lambda self, data=None: setattr(self, "data", data)})
     ipython = types.ModuleType("IPython")
     ipython.display = display
+    ipython.get_ipython = lambda: None  # matplotlib asks both: "not inside IPython", "a recent one"
+    ipython.version_info = (9, 0)
     sys.modules.update({"IPython": ipython, "IPython.display": display})
 
 

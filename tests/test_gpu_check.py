@@ -41,7 +41,8 @@ def test_notebook_runner_stands_in_for_ipython(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "IPython", None)  # as on a machine without IPython
     monkeypatch.setitem(sys.modules, "IPython.display", None)
     nb = _notebook(tmp_path / "nb.ipynb", "from IPython.display import HTML, display\n"
-                                          "handle = display(HTML('<b>x</b>'), display_id=True)\nhandle.update(1)")
+                                          "handle = display(HTML('<b>x</b>'), display_id=True)\nhandle.update(1)",
+                   "from minillm import plots\nplots.plot_shift_by_one('to be')")  # matplotlib asks IPython too
     run_notebook.run(str(nb))
 
 
