@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import zipfile
 from pathlib import Path
 from typing import BinaryIO
 
@@ -58,7 +57,10 @@ def load(file: File, map_location: str | torch.device = "cpu") -> dict:
         state = torch.load(file, map_location=map_location, weights_only=True)
     except PermissionError:
         raise CheckpointError(f"{name} can't be read: permission denied") from None
-    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as e:
+    except pickle.UnpicklingError:  # subtle: unpickling arbitrary objects can run code, so torch refuses them
+        raise CheckpointError(f"{name} is corrupted, or holds Python objects besides tensors and plain data, "
+                              "which minillm does not load (unpickling them could run any code)") from None
+    except Exception as e:  # a torn or damaged file fails in many places: zip, pickle, struct, storage sizes
         raise CheckpointError(f"{name} is truncated or corrupted and cannot be read ({type(e).__name__}); "
                               "delete it and train again, or use an earlier checkpoint") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:

@@ -6,7 +6,7 @@ package's functions, which a notebook can call just the same.
 Exit codes follow the usual convention: 0 success; 2 a usage error (a flag
 or setting that can't work, said in one line); 1 bad data or files (a
 corrupted checkpoint, a corpus that isn't text, a run that diverged, a run
-folder in use: one line that says what to do); 130 after Ctrl-C and 143 after
+folder in use or not writable: one line that says what to do); 130 after Ctrl-C and 143 after
 SIGTERM. Anything else is a bug in minillm and shows its traceback, as does
 every error with `--debug` or `MINILLM_DEBUG=1`.
 """
@@ -155,17 +155,20 @@ def _print_samples(samples: list[str], prompt: str) -> None:
         print(prompt + text)
 
 
+def _given(flags: dict, args) -> dict:
+    """{config field: value} for those of `flags` given on the command line."""
+    given = vars(args)
+    return {field: given[dest] for flag, (field, _, _) in flags.items()
+            if (dest := flag[2:].replace("-", "_")) in given}
+
+
 def cmd_train(args) -> None:
     model_cfg, train_cfg = PRESETS[args.preset]
-    given = vars(args)
     # check every flag before the (slow) corpus build, so typos fail fast
-    model_cfg = _config.replace(model_cfg, **{f: given[fl[2:].replace("-", "_")] for fl, (f, _, _) in
-                                              MODEL_FLAGS.items() if fl[2:].replace("-", "_") in given})
+    model_cfg = _config.replace(model_cfg, **_given(MODEL_FLAGS, args))
     ckpt = args.out_dir / "ckpt.pt"
-    train_cfg = _config.replace(train_cfg, seed=args.seed, checkpoint_path=str(ckpt),
-                                **{f: given[fl[2:].replace("-", "_")] for fl, (f, _, _) in TRAIN_FLAGS.items()
-                                   if fl[2:].replace("-", "_") in given})
-    if "vocab_size" in given and args.tokenizer != "bpe":
+    train_cfg = _config.replace(train_cfg, seed=args.seed, checkpoint_path=str(ckpt), **_given(TRAIN_FLAGS, args))
+    if hasattr(args, "vocab_size") and args.tokenizer != "bpe":
         raise ConfigError("--vocab-size sets the size of a BPE vocabulary; add --tokenizer bpe, or drop it "
                           "(the character tokenizer takes its vocabulary from the corpus)")
     if args.out_dir.exists() and not args.out_dir.is_dir():
@@ -180,7 +183,7 @@ def cmd_train(args) -> None:
     with exclusive(ckpt):  # before the slow corpus and tokenizer work, so a second run stops at once
         corpus = data.load_corpus(args.corpus)
         if args.tokenizer == "bpe":  # trained on the training split only; deterministic, so --resume agrees
-            tokenizer = BPETokenizer.train(corpus.train, given.get("vocab_size", 4096))
+            tokenizer = BPETokenizer.train(corpus.train, getattr(args, "vocab_size", 4096))
         else:
             tokenizer = CharTokenizer.from_text(corpus.train + corpus.val)
         model_cfg = _config.replace(model_cfg, vocab_size=tokenizer.vocab_size)
@@ -210,10 +213,10 @@ def cmd_sample(args) -> None:
     model, tokenizer = checkpoint.load_model(args.checkpoint, device=pick_device(args.device))
     if tokenizer is None:
         raise CheckpointError(f"{args.checkpoint} has no tokenizer saved, so its ids can't be turned into text")
-    given = vars(args)
     samples = complete(model, tokenizer, args.prompt, max_new_tokens=args.max_new_tokens,
-                       num_samples=args.num_samples, temperature=args.temperature, top_k=given.get("top_k"),
-                       top_p=given.get("top_p"), seed=args.seed, allow_special=True)
+                       num_samples=args.num_samples, temperature=args.temperature,
+                       top_k=getattr(args, "top_k", None), top_p=getattr(args, "top_p", None), seed=args.seed,
+                       allow_special=True)
     _print_samples(samples, args.prompt)
 
 
@@ -243,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         {"train": cmd_train, "sample": cmd_sample}[args.command](args)
-    except MinillmError as e:
+    except (MinillmError, OSError) as e:  # OSError: a folder we may not write to, a full disk
         if debug:
             raise
         print(f"error: {e}", file=sys.stderr)

@@ -161,6 +161,10 @@ def exclusive(path: str | os.PathLike, what: str = "training"):
             holder = f.read().strip() or "another process"
             raise InUseError(f"{path} is in use by another {what} ({holder}); wait for it to finish, "
                              f"or write to another folder") from None
+        except OSError as e:  # a file system without locks (some network and FUSE mounts)
+            print(f"note: can't lock {lock_path} ({e.strerror}); a second {what} there would go unnoticed")
+            yield
+            return
         f.seek(0)
         f.truncate()
         since = datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S")

@@ -113,9 +113,6 @@ PRESETS: dict[str, tuple[GPTConfig, TrainConfig]] = {
                         eval_interval=500, eval_iters=200)),
 }
 
-# The settings that shape the learning rate over the run; resuming keeps them.
-SCHEDULE = ("learning_rate", "warmup_iters", "lr_decay_iters", "min_lr_ratio")
-
 
 @dataclass
 class History:
@@ -215,10 +212,9 @@ def _check_same_run(state: dict, tokenizer: Tokenizer | None, data_fingerprint: 
     """Refuse to resume on other data or with another tokenizer than the checkpoint's."""
     saved_tok = state.get("tokenizer")
     if tokenizer is not None and saved_tok is not None and tokenizer.to_dict() != saved_tok:
-        raise CheckpointError(f"{path} was trained with another tokenizer ({saved_tok.get('type')}, "
-                              f"{len(saved_tok.get('merges', saved_tok.get('chars', '')))} entries); resuming "
-                              "with this one would scramble the ids. Resume with the same corpus and "
-                              "tokenizer settings, or start a new run elsewhere")
+        raise CheckpointError(f"{path} was trained with another tokenizer (type {saved_tok.get('type')!r}, other "
+                              "ids); resuming with this one would scramble its inputs. Resume with the same "
+                              "corpus and tokenizer settings, or start a new run elsewhere")
     saved_data = state.get("data_fingerprint")
     if saved_data is not None and saved_data != data_fingerprint:
         raise CheckpointError(f"{path} was trained on other data (fingerprint {saved_data}, this data "

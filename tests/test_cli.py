@@ -185,3 +185,9 @@ def test_sigterm_stops_training_cleanly(poem, tmp_path):
 def test_unknown_flag_is_rejected():
     out = subprocess.run([sys.executable, "-m", "minillm", "train", "--layers", "3"], capture_output=True, text=True)
     assert out.returncode == 2 and "unrecognized arguments: --layers" in out.stderr
+
+
+def test_a_run_folder_that_cannot_be_made_is_one_line(poem, tmp_path, capsys):
+    (tmp_path / "a_file").write_text("x")
+    assert main(["train", "--corpus", str(poem), "--out-dir", str(tmp_path / "a_file" / "run"), *TINY]) == 1
+    _one_line_error(capsys, "Not a directory")

@@ -74,3 +74,49 @@ def test_complete_returns_text_after_the_prompt():
     out = complete(model, tok, "ab", max_new_tokens=5, num_samples=3, seed=1)
     assert len(out) == 3 and all(len(s) == 5 and set(s) <= set("abc ") for s in out)
     assert out == complete(model, tok, "ab", max_new_tokens=5, num_samples=3, seed=1)
+
+
+def _tiny_char_model():
+    tok = CharTokenizer.from_text("abc ")
+    torch.manual_seed(0)
+    return GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=8, n_layer=1, n_head=1, n_embd=8)), tok
+
+
+def test_the_edges_of_the_settings_are_allowed():
+    logits = torch.randn(3, 10)
+    greedy = logits.argmax(-1, keepdim=True)
+    g = torch.Generator().manual_seed(0)
+    assert torch.equal(sample_next(logits, 1.0, top_k=1, generator=g), greedy)  # k = 1 is greedy
+    drawn = {sample_next(logits[:1], 5.0, top_p=1.0, generator=g).item() for _ in range(400)}
+    assert len(drawn) == 10  # p = 1 keeps every token
+    model, _ = _tiny_char_model()
+    idx = torch.zeros(2, 3, dtype=torch.long)
+    assert torch.equal(generate(model, idx, 0), idx)  # nothing new asked for
+
+
+def test_generate_and_complete_pass_top_k_and_top_p_on():
+    model, tok = _tiny_char_model()
+    idx = torch.zeros(1, 1, dtype=torch.long)
+    greedy = generate(model, idx, 12, temperature=0)
+    for kwargs in (dict(top_k=1), dict(top_p=1e-6)):  # each leaves only the likeliest token
+        assert torch.equal(generate(model, idx, 12, temperature=1.0, generator=torch.Generator().manual_seed(1),
+                                    **kwargs), greedy)
+        assert complete(model, tok, "a", 12, temperature=1.0, seed=1, **kwargs) == \
+            complete(model, tok, "a", 12, temperature=0)
+
+
+def test_complete_defaults():
+    model, tok = _tiny_char_model()
+    (default,) = complete(model, tok, "ab", max_new_tokens=6)  # one sample, temperature 1, seed 0
+    assert [default] == complete(model, tok, "ab", max_new_tokens=6, num_samples=1, temperature=1.0, seed=0)
+    assert len(complete(model, tok, "ab", max_new_tokens=6, seed=None)[0]) == 6  # unseeded works too
+
+
+def test_special_tokens_in_a_prompt_need_allow_special():
+    from minillm.bpe import ENDOFTEXT, BPETokenizer
+
+    tok = BPETokenizer.train("to be or not to be " * 20, vocab_size=270)
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=8, n_layer=1, n_head=1, n_embd=8))
+    with pytest.raises(ValueError, match="special token"):
+        complete(model, tok, ENDOFTEXT + "to", max_new_tokens=2)
+    assert len(complete(model, tok, ENDOFTEXT + "to", max_new_tokens=2, allow_special=True)) == 1

@@ -98,3 +98,61 @@ def test_a_checkpoint_cut_short_anywhere_is_reported_as_such(keep, tmp_path):
     path.write_bytes(path.read_bytes()[:keep])
     with pytest.raises(CheckpointError, match="truncated or corrupted"):
         checkpoint.load(path)
+
+
+class _NotPlainData:
+    pass
+
+
+def test_a_checkpoint_with_python_objects_is_not_unpickled(tmp_path):
+    path = tmp_path / "ckpt.pt"
+    torch.save({"format": checkpoint.FORMAT, "step": 1, "payload": _NotPlainData()}, path)
+    with pytest.raises(CheckpointError, match="holds Python objects besides tensors"):
+        checkpoint.load(path)
+
+
+def test_checkpoint_errors_name_the_file(tmp_path):
+    import io
+
+    with pytest.raises(CheckpointError, match="is a folder; give the checkpoint a file name"):
+        checkpoint.save(tmp_path, {"step": 1})
+    with pytest.raises(CheckpointError, match="^the checkpoint file is (truncated|corrupted)"):
+        checkpoint.load(io.BytesIO(b"not a zip"))
+    with open(tmp_path / "junk.pt", "wb") as f:
+        f.write(b"junk")
+    with open(tmp_path / "junk.pt", "rb") as f, pytest.raises(CheckpointError, match=f"^{tmp_path}/junk.pt is"):
+        checkpoint.load(f)
+
+
+def test_load_model_without_a_tokenizer_and_with_a_foreign_config(tmp_path, tiny_config):
+    from minillm.model import GPT
+
+    path = tmp_path / "ckpt.pt"
+    model = GPT(tiny_config)
+    checkpoint.save(path, {"model_config": tiny_config.to_dict(), "model": model.state_dict(), "tokenizer": None})
+    loaded, tok = checkpoint.load_model(path)
+    assert tok is None and not loaded.training
+    checkpoint.save(path, {"model_config": {**tiny_config.to_dict(), "n_layers": 2}, "model": {}})
+    with pytest.raises(CheckpointError, match="model config this version of minillm can't build: unknown GPTConfig"):
+        checkpoint.load_model(path)
+
+
+def test_any_damage_to_a_checkpoint_is_a_checkpoint_error():
+    import io
+    import random
+
+    buffer = io.BytesIO()
+    checkpoint.save(buffer, {"model": {f"w{i}": torch.randn(32, 32) for i in range(4)}, "step": 3})
+    good = buffer.getvalue()
+    rng = random.Random(0)
+    for trial in range(300):
+        if trial % 2:
+            blob = good[: rng.randrange(len(good))]  # cut short
+        else:
+            blob = bytearray(good)
+            for _ in range(rng.randrange(1, 20)):  # bytes flipped
+                blob[rng.randrange(len(blob))] = rng.randrange(256)
+        try:
+            checkpoint.load(io.BytesIO(bytes(blob)))
+        except CheckpointError:
+            pass

@@ -62,7 +62,7 @@ def test_param_groups_skip_biases_norms_and_embeddings(tiny_config):
     assert id(model.blocks[0].attn.qkv.bias) not in decayed
     assert id(model.blocks[0].norm1.weight) not in decayed
     assert id(model.tok_emb.weight) not in decayed and id(model.pos_emb.weight) not in decayed
-    assert no_decay["weight_decay"] == 0.0
+    assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
     assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
     with_emb = param_groups(model, 0.1, decay_embeddings=True)[0]
     assert id(model.tok_emb.weight) in {id(p) for p in with_emb["params"]}
@@ -95,3 +95,40 @@ def test_clip_grad_norm_matches_torch(max_norm):
     torch.testing.assert_close(total, total_ref)
     for a, b in zip(ours, ref):
         torch.testing.assert_close(a.grad, b.grad)
+
+
+def test_adamw_defaults_are_torchs(tiny_config):
+    ours_model, ref_model = _two_models(tiny_config)
+    ours, ref = AdamW(ours_model.parameters()), torch.optim.AdamW(ref_model.parameters())
+    for model, opt in ((ours_model, ours), (ref_model, ref)):
+        idx = torch.arange(8).view(1, 8) % tiny_config.vocab_size
+        model(idx, idx)[1].backward()
+        opt.step()
+    for p, q in zip(ours_model.parameters(), ref_model.parameters()):
+        torch.testing.assert_close(p, q, atol=1e-12, rtol=1e-10)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(lr=-1e-3), "must be >= 0"), (dict(eps=-1e-8), "must be >= 0"), (dict(weight_decay=-0.1), "must be >= 0"),
+    (dict(betas=(1.0, 0.99)), "betas must lie in"), (dict(betas=(0.9, 1.5)), "betas must lie in"),
+    (dict(betas=(-0.1, 0.99)), "betas must lie in")])
+def test_adamw_rejects_impossible_settings(bad, message):
+    with pytest.raises(ValueError, match=message):
+        AdamW([nn.Parameter(torch.ones(2))], **bad)
+
+
+def test_adamw_accepts_the_edges():
+    AdamW([nn.Parameter(torch.ones(2))], lr=0.0, eps=0.0, weight_decay=0.0, betas=(0.0, 0.0))
+
+
+def test_frozen_parameters_are_left_out_of_the_groups(tiny_config):
+    model = GPT(tiny_config)
+    model.tok_emb.weight.requires_grad_(False)  # the first parameter, frozen
+    decay, no_decay = param_groups(model, 0.1)
+    grouped = {id(p) for p in decay["params"] + no_decay["params"]}
+    assert id(model.tok_emb.weight) not in grouped
+    assert len(grouped) == len([p for p in model.parameters() if p.requires_grad])
+
+
+def test_clip_grad_norm_without_gradients():
+    assert clip_grad_norm([nn.Parameter(torch.ones(2))], 1.0).item() == 0.0

@@ -174,7 +174,8 @@ def test_resume_can_change_the_schedule_explicitly(tmp_path, capsys):
     capsys.readouterr()
     more = train(_model(), IDS, IDS, CFG, max_iters=16, lr_decay_iters=16, learning_rate=1e-3, resume=True,
                  checkpoint_path=path, progress=False)
-    assert "changed from the checkpoint: learning_rate 0.003 -> 0.001, lr_decay_iters 8 -> 16" in capsys.readouterr().out
+    report = capsys.readouterr().out
+    assert "changed from the checkpoint: learning_rate 0.003 -> 0.001, lr_decay_iters 8 -> 16" in report
     assert more.lr[8] == pytest.approx(lr_at(8, 1e-3, CFG.warmup_iters, 16))
 
 
