@@ -82,17 +82,20 @@ def test_auto_threads_leave_a_busy_core_alone(monkeypatch, restore_threads):
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/stat")
 def test_the_meter_counts_other_programs_not_this_one():
+    baseline = busy_cpus(0.5)  # whatever else this machine is running
+    if baseline > available_cpus() - 1.3:
+        pytest.skip(f"the machine is too busy ({baseline:.1f} CPUs) to see one more process")
     meter = CpuMeter()
     t0 = time.perf_counter()
-    while time.perf_counter() - t0 < 0.5:  # this process busy, nobody else
+    while time.perf_counter() - t0 < 0.5:  # this process busy
         pass
-    assert meter.others() < 0.5
+    assert meter.others() < baseline + 0.5
     spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         time.sleep(0.3)
         meter.others()  # start measuring now that the neighbour runs
         time.sleep(0.5)
-        assert meter.others() > 0.5
+        assert meter.others() > baseline + 0.5
     finally:
         spinner.kill()
         spinner.wait()
