@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from minillm.bpe import (ENDOFTEXT, BPETokenizer, bytes_per_token, merge, merge_usage, most_frequent_pair,
-                         pair_counts, train_merges, train_merges_reference, word_counts)
+                         pair_counts, split_special, train_merges, train_merges_reference, word_counts)
 from minillm.errors import TokenizerError
 from minillm.tokenizer import encode_to_array, load_tokenizer, tokenizer_from_dict
 
@@ -237,3 +237,46 @@ def test_a_cut_short_token_cache_is_encoded_again(tok, tmp_path, capsys):
     assert f"the cached token ids {file} can't be read" in capsys.readouterr().out
     np.save(file, arr.astype(np.int64))  # not what minillm writes
     assert encode_to_array(tok, SAMPLE, cache_dir=tmp_path).dtype == np.uint16
+
+
+def test_fast_trainer_matches_reference_on_real_text():
+    """Many words share pairs, so counts fall as well as rise: the heap must follow both."""
+    from minillm.data import shakespeare
+
+    words = word_counts(shakespeare().train[:25_000])
+    assert train_merges(words, 150) == train_merges_reference(words, 150)
+
+
+def test_split_special_prefers_the_longest_special_token():
+    assert split_special("a<|x|>>b", ["<|x|>", "<|x|>>"]) == ["a", "<|x|>>", "b"]
+    assert split_special("a<|x|>>b", ["<|x|>>", "<|x|>"]) == ["a", "<|x|>>", "b"]
+    assert split_special("", []) == [] and split_special("ab", []) == ["ab"]
+
+
+def test_merge_ids_must_exist_already():
+    BPETokenizer([(0, 0), (256, 0), (0, 257)])  # byte 0 and earlier merges are fine
+    for merges in ([(256, 0)], [(0, 256)], [(-1, 0)]):
+        with pytest.raises(TokenizerError, match="doesn't exist yet"):
+            BPETokenizer(merges)
+    with pytest.raises(TokenizerError, match=r"merge 2 \(97, 98\) repeats merge 0"):
+        BPETokenizer([(97, 98), (99, 100), (97, 98)])
+
+
+def test_special_token_rules_and_the_smallest_vocabulary():
+    with pytest.raises(TokenizerError, match="can't be the empty string"):
+        BPETokenizer([], {"": 256})
+    tok = BPETokenizer.train("some text", vocab_size=257)  # just the bytes and <|endoftext|>
+    assert not tok.merges and tok.special_tokens == {ENDOFTEXT: 256} and tok.vocab_size == 257
+    big = BPETokenizer.train(SAMPLE, vocab_size=300)
+    assert big.special_tokens[ENDOFTEXT] == big.vocab_size - 1 == 256 + len(big.merges)
+    for size in (256, 301):
+        with pytest.raises(TokenizerError, match=r"vocab_size must lie in 257\.\.300"):
+            big.with_vocab_size(size)
+
+
+def test_byte_ids_survive_save_and_load(tmp_path):
+    byte_ids = list(range(255, -1, -1))  # byte b is id 255 - b, as GPT-2 numbers bytes its own way
+    tok = BPETokenizer([(byte_ids[ord("a")], byte_ids[ord("b")])], {ENDOFTEXT: 257}, byte_ids=byte_ids)
+    tok.save(tmp_path / "t.json")
+    loaded = load_tokenizer(tmp_path / "t.json")
+    assert loaded.byte_ids == byte_ids and loaded.encode("abc") == tok.encode("abc") == [256, 255 - ord("c")]
