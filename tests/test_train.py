@@ -298,3 +298,55 @@ def test_impossible_training_settings_raise_clear_errors(bad, message):
 
 def test_a_path_is_a_fine_checkpoint_path(tmp_path):
     assert TrainConfig(checkpoint_path=tmp_path / "c.pt").checkpoint_path == str(tmp_path / "c.pt")
+
+
+def test_estimate_loss_is_the_mean_over_the_seeded_batches():
+    model = _model().eval()
+    g = torch.Generator().manual_seed(3)
+    expected = sum(model(*get_batch(IDS, 4, 8, g))[1].item() for _ in range(5)) / 5
+    assert estimate_loss(model, IDS, 4, 5, seed=3) == pytest.approx(expected, rel=1e-6)
+
+
+def test_history_keeps_train_and_val_apart():
+    hist = train(_model(), IDS, IDS.flip(0), CFG, progress=False)  # another text to validate on
+    assert len(hist.train_loss) == len(hist.val_loss) == 3 and hist.train_loss != hist.val_loss
+
+
+def test_the_edges_of_the_training_settings_are_allowed():
+    TrainConfig(warmup_iters=0, weight_decay=0.0, grad_clip=0.0, seed=0, beta1=0.0, beta2=0.0, min_lr_ratio=0.0)
+    TrainConfig(min_lr_ratio=1.0)
+    with pytest.raises(ConfigError, match="more than block_size=8"):
+        train(_model(), IDS[:8], IDS, CFG, progress=False)  # 8 ids make no (input, target) window of 8
+
+
+def test_resume_reports_only_real_changes(tmp_path, capsys):
+    path = str(tmp_path / "ckpt.pt")
+    train(_model(), IDS, IDS, CFG, checkpoint_path=path, progress=False)
+    capsys.readouterr()
+    train(_model(), IDS, IDS, CFG, max_iters=8, threads=2, resume=True, checkpoint_path=path, progress=False)
+    out = capsys.readouterr().out
+    assert "changed" not in out and "already at step 8" in out  # threads don't shape the run; nothing to do
+
+
+def test_resume_keeps_the_schedule_of_an_older_checkpoint(tmp_path):
+    """Checkpoints written before lr_decay_iters was recorded hold None there: the decay ended at max_iters."""
+    path = tmp_path / "ckpt.pt"
+    train(_model(), IDS, IDS, CFG, checkpoint_path=str(path), progress=False)
+    state = checkpoint.load(path)
+    state["train_config"]["lr_decay_iters"] = None
+    checkpoint.save(path, state)
+    more = train(_model(), IDS, IDS, CFG, max_iters=12, resume=True, checkpoint_path=str(path), progress=False)
+    assert more.lr[8:] == pytest.approx([CFG.learning_rate * CFG.min_lr_ratio] * 4)
+
+
+def test_resume_refuses_other_validation_data(tmp_path):
+    path = str(tmp_path / "ckpt.pt")
+    train(_model(), IDS, IDS, CFG, checkpoint_path=path, progress=False)
+    with pytest.raises(CheckpointError, match="trained on other data"):
+        train(_model(), IDS, IDS.flip(0), CFG, max_iters=12, resume=True, checkpoint_path=path, progress=False)
+
+
+def test_slow_run_note_threshold():
+    cpu = torch.device("cpu")
+    assert slow_run_note(5.4, 1000, cpu) is not None  # 1.5 hours
+    assert slow_run_note(3.6, 1000, cpu) is None  # exactly the limit of one hour
