@@ -204,7 +204,7 @@ def _resumed_config(cfg: TrainConfig, saved: dict, step: int) -> tuple[TrainConf
     if changed:
         report += f"; changed from the checkpoint: {', '.join(changed)}"
     elif cfg.max_iters > cfg.lr_decay_iters:
-        report += " (kept from the checkpoint; set lr_decay_iters to stretch it)"
+        report += " (kept from the checkpoint; set lr_decay_iters, --lr-decay-iters, to stretch it)"
     return cfg, report
 
 
