@@ -132,3 +132,17 @@ def test_frozen_parameters_are_left_out_of_the_groups(tiny_config):
 
 def test_clip_grad_norm_without_gradients():
     assert clip_grad_norm([nn.Parameter(torch.ones(2))], 1.0).item() == 0.0
+
+
+def test_adamw_step_skips_parameters_without_gradients_and_returns_the_closures_loss():
+    frozen, trained = nn.Parameter(torch.ones(2)), nn.Parameter(torch.ones(2))
+    opt = AdamW([frozen, trained], lr=0.1, weight_decay=0.0)
+
+    def closure():
+        opt.zero_grad()
+        loss = (trained * 3).sum()  # frozen gets no gradient
+        loss.backward()
+        return loss
+
+    assert opt.step(closure).item() == 6.0
+    assert torch.equal(frozen.detach(), torch.ones(2)) and (trained.detach() < 1).all()
