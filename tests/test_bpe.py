@@ -1,8 +1,10 @@
+from collections import Counter
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from minillm.bpe import (ENDOFTEXT, BPETokenizer, bytes_per_token, merge, merge_usage, most_frequent_pair,
+from minillm.bpe import (ENDOFTEXT, BPETokenizer, apply_merges, bytes_per_token, merge, merge_usage, most_frequent_pair,
                          pair_counts, split_special, train_merges, train_merges_reference, word_counts)
 from minillm.errors import TokenizerError
 from minillm.tokenizer import encode_to_array, load_tokenizer, tokenizer_from_dict
@@ -269,6 +271,7 @@ def test_special_token_rules_and_the_smallest_vocabulary():
     assert not tok.merges and tok.special_tokens == {ENDOFTEXT: 256} and tok.vocab_size == 257
     big = BPETokenizer.train(SAMPLE, vocab_size=300)
     assert big.special_tokens[ENDOFTEXT] == big.vocab_size - 1 == 256 + len(big.merges)
+    assert not big.with_vocab_size(257).merges and big.with_vocab_size(300).to_dict() == big.to_dict()
     for size in (256, 301):
         with pytest.raises(TokenizerError, match=r"vocab_size must lie in 257\.\.300"):
             big.with_vocab_size(size)
@@ -280,3 +283,10 @@ def test_byte_ids_survive_save_and_load(tmp_path):
     tok.save(tmp_path / "t.json")
     loaded = load_tokenizer(tmp_path / "t.json")
     assert loaded.byte_ids == byte_ids and loaded.encode("abc") == tok.encode("abc") == [256, 255 - ord("c")]
+
+
+def test_apply_merges_on_two_ids_and_counting_what_fired():
+    fired = Counter()
+    assert apply_merges([1, 2], {(1, 2): 300}, fired) == [300]
+    assert apply_merges([1, 2, 1, 2], {(1, 2): 300, (300, 300): 301}, fired) == [301]
+    assert fired == {300: 3, 301: 1}  # one merge per occurrence, with the default weight of 1

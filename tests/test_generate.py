@@ -43,7 +43,7 @@ def test_sampling_frequencies_follow_softmax_of_scaled_logits():
 @pytest.mark.parametrize("kwargs, message", [
     (dict(temperature=-1), "temperature"), (dict(temperature=float("nan")), "temperature"),
     (dict(temperature=float("inf")), "temperature"), (dict(top_k=0), "top_k"), (dict(top_k=2.5), "top_k"),
-    (dict(top_p=1.5), "top_p"), (dict(top_p=float("nan")), "top_p")])
+    (dict(top_p=1.5), "top_p"), (dict(top_p=0.0), "top_p"), (dict(top_p=float("nan")), "top_p")])
 def test_bad_sampling_settings(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         sample_next(torch.randn(1, 4), **kwargs)
@@ -107,8 +107,11 @@ def test_generate_and_complete_pass_top_k_and_top_p_on():
 
 def test_complete_defaults():
     model, tok = _tiny_char_model()
-    (default,) = complete(model, tok, "ab", max_new_tokens=6)  # one sample, temperature 1, seed 0
-    assert [default] == complete(model, tok, "ab", max_new_tokens=6, num_samples=1, temperature=1.0, seed=0)
+    with torch.no_grad():
+        model.head.weight.mul_(30)  # a peaked distribution, so that temperature shows
+    (default,) = complete(model, tok, "ab", max_new_tokens=60)  # one sample, temperature 1, seed 0
+    assert [default] == complete(model, tok, "ab", max_new_tokens=60, num_samples=1, temperature=1.0, seed=0)
+    assert [default] != complete(model, tok, "ab", max_new_tokens=60, temperature=2.0, seed=0)
     assert len(complete(model, tok, "ab", max_new_tokens=6, seed=None)[0]) == 6  # unseeded works too
 
 
