@@ -1,5 +1,6 @@
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -350,3 +351,36 @@ def test_slow_run_note_threshold():
     cpu = torch.device("cpu")
     assert slow_run_note(5.4, 1000, cpu) is not None  # 1.5 hours
     assert slow_run_note(3.6, 1000, cpu) is None  # exactly the limit of one hour
+
+
+def test_steps_evaluations_and_throughput_are_recorded():
+    t0 = time.perf_counter()
+    hist = train(_model(), IDS, IDS, CFG, max_iters=10, grad_accum_steps=2, progress=False)
+    wall = time.perf_counter() - t0
+    assert hist.steps == list(range(1, 11)) and hist.eval_steps == [0, 4, 8, 10]  # and always the last step
+    tokens = 10 * CFG.batch_size * 8 * 2
+    assert tokens / wall <= hist.tokens_per_sec <= 100 * tokens / wall
+
+
+def test_each_step_uses_the_scheduled_learning_rate():
+    """Step 1 of a 1000-step warmup moves each weight by about lr / 1000 (Adam's step is ~lr), not by lr."""
+    model = _model(dropout=0.0)
+    before = [p.detach().clone() for p in model.parameters()]
+    hist = train(model, IDS, IDS, CFG, max_iters=1, warmup_iters=1000, weight_decay=0.0, progress=False)
+    assert hist.lr == [CFG.learning_rate / 1000]
+    moved = max((p - q).abs().max().item() for p, q in zip(model.parameters(), before))
+    assert moved < 2 * CFG.learning_rate / 1000
+
+
+def test_clipping_and_the_floor_of_the_schedule_take_effect():
+    def weights(**kwargs):
+        model = _model(dropout=0.0)
+        hist = train(model, IDS, IDS, CFG, progress=False, **kwargs)
+        return hist, torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    _, unclipped = weights(grad_clip=0.0)
+    _, clipped = weights(grad_clip=0.5)
+    assert not torch.allclose(unclipped, clipped)
+    hist, _ = weights(min_lr_ratio=0.5)
+    assert hist.lr[-1] == pytest.approx(lr_at(7, CFG.learning_rate, CFG.warmup_iters, 8, min_lr_ratio=0.5))
+    assert hist.lr[-1] != pytest.approx(lr_at(7, CFG.learning_rate, CFG.warmup_iters, 8, min_lr_ratio=0.1))
