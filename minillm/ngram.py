@@ -46,7 +46,6 @@ lower-order distribution it would back off to).
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -56,6 +55,7 @@ from tqdm.auto import tqdm
 from .errors import ConfigError
 
 SMOOTHINGS = ("add-k", "kneser-ney")
+K_CANDIDATES = (1.0, 0.3, 0.1, 0.03, 0.01, 0.003)  # add-k's k is chosen among these
 
 
 def count_ngrams(ids: Sequence[int] | torch.Tensor, n: int) -> dict[tuple[int, ...], int]:
@@ -117,15 +117,14 @@ class NGramModel:
         ids = _check_ids(ids, vocab_size)
         if len(ids) < n:
             raise ValueError(f"a {n}-gram model needs a training text of at least {n} tokens, got {len(ids)}")
-        grams = _packed_windows(ids, n, vocab_size)  # grams[m - 1]: every m-gram of the text, packed
+        raw = [torch.unique(grams, return_counts=True) for grams in _packed_windows(ids, n, vocab_size)]
         levels = []
         for m in range(1, n + 1):
-            keys, counts = torch.unique(grams[m - 1], return_counts=True)  # sorted
+            keys, counts = raw[m - 1]  # sorted distinct m-grams and how often each occurs
             if smoothing == "kneser-ney" and m < n:
                 # continuation counts: N(. g) = how many distinct tokens precede g = the number of
-                # distinct (m+1)-grams ending in g (the (m+1)-gram minus its first digit)
-                longer = torch.unique(grams[m])
-                keys, counts = torch.unique(longer % vocab_size ** m, return_counts=True)
+                # distinct (m+1)-grams ending in g (an (m+1)-gram minus its first digit)
+                keys, counts = torch.unique(raw[m][0] % vocab_size ** m, return_counts=True)
             levels.append(_level(keys, counts, vocab_size, discount))
         return cls(levels, n, vocab_size, smoothing, k)
 
@@ -209,19 +208,27 @@ class NGramModel:
 
 
 def choose_k(train_ids: torch.Tensor, n: int, vocab_size: int,
-             candidates: Sequence[float] = (1.0, 0.3, 0.1, 0.03, 0.01, 0.003), holdout: float = 0.1) -> float:
+             candidates: Sequence[float] = K_CANDIDATES, holdout: float = 0.1) -> float:
     """The add-k `k` with the lowest loss on the last `holdout` of the training text, counted on the rest.
 
     The validation text is never used to choose k, so its loss stays an honest estimate.
     """
+    return _best_ks(train_ids, [n], vocab_size, candidates, holdout)[n]
+
+
+def _best_ks(train_ids, orders, vocab_size, candidates=K_CANDIDATES, holdout=0.1) -> dict[int, float]:
     train_ids = _check_ids(train_ids, vocab_size)
     cut = int(len(train_ids) * (1 - holdout))
-    model = NGramModel.fit(train_ids[:cut], n, vocab_size, smoothing="add-k")
-    losses = {}
-    for k in candidates:
-        model.k = k
-        losses[k] = model.loss(train_ids[cut:])
-    return min(losses, key=losses.get)
+    counted = NGramModel.fit(train_ids[:cut], max(orders), vocab_size, smoothing="add-k")
+    best = {}
+    for n in orders:
+        model = NGramModel(counted.levels[:n], n, vocab_size, "add-k", k=1.0)
+        losses = {}
+        for k in candidates:
+            model.k = k
+            losses[k] = model.loss(train_ids[cut:])
+        best[n] = min(losses, key=losses.get)
+    return best
 
 
 @dataclass(frozen=True)
@@ -234,20 +241,31 @@ class Rung:
     table_size: int        # counts stored (distinct m-grams, m = 1..n)
     unseen: float          # fraction of held-out targets whose (n - 1)-token history was never counted
     k: float | None        # add-k's k, chosen on a slice of the training text; None for Kneser-Ney
-    seconds: float         # to count (and for add-k, choose k) and score
 
 
 def ladder(train_ids: torch.Tensor, val_ids: torch.Tensor, vocab_size: int, orders: Sequence[int] = range(1, 7),
            smoothings: Sequence[str] = SMOOTHINGS, progress: bool = True) -> list[Rung]:
     """Fit and score an n-gram model for every order and smoothing: validation loss against n."""
+    orders = list(orders)
+    top = max(orders)
+    bar = tqdm(total=len(orders) * len(smoothings) + 1, desc="n-gram ladder", disable=not progress)
+    # Counted once at the longest order: a shorter model's tables are the first levels of a longer one
+    # (for Kneser-Ney, the lower levels' continuation counts plus the raw counts of its own top order).
+    raw = NGramModel.fit(train_ids, top, vocab_size, smoothing="add-k")
+    kn = NGramModel.fit(train_ids, top, vocab_size, smoothing="kneser-ney") if "kneser-ney" in smoothings else None
+    ks = _best_ks(train_ids, orders, vocab_size) if "add-k" in smoothings else {}
+    bar.update()
     rungs = []
-    for n, smoothing in tqdm([(n, s) for n in orders for s in smoothings], desc="n-gram ladder", disable=not progress):
-        t0 = time.perf_counter()
-        k = choose_k(train_ids, n, vocab_size) if smoothing == "add-k" else None
-        model = NGramModel.fit(train_ids, n, vocab_size, smoothing, **({"k": k} if k else {}))
-        val_loss = model.loss(val_ids)
-        rungs.append(Rung(n, smoothing, val_loss, model.table_size, model.unseen_fraction(val_ids), k,
-                          time.perf_counter() - t0))
+    for n in orders:
+        for smoothing in smoothings:
+            if smoothing == "add-k":
+                model = NGramModel(raw.levels[:n], n, vocab_size, "add-k", ks[n])
+            else:
+                model = NGramModel(kn.levels[:n - 1] + raw.levels[n - 1: n], n, vocab_size, "kneser-ney", raw.k)
+            rungs.append(Rung(n, smoothing, model.loss(val_ids), model.table_size, model.unseen_fraction(val_ids),
+                              ks.get(n) if smoothing == "add-k" else None))
+            bar.update()
+    bar.close()
     return rungs
 
 

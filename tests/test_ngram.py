@@ -166,10 +166,12 @@ def test_choose_k_picks_the_best_candidate_on_the_held_out_slice():
 
 def test_ladder_reports_each_order_and_smoothing():
     ids = torch.tensor(random_text(7, 500))
-    rungs = ladder(ids[:400], ids[400:], 4, orders=[1, 2], progress=False)
-    assert [(r.n, r.smoothing) for r in rungs] == [(1, "add-k"), (1, "kneser-ney"), (2, "add-k"), (2, "kneser-ney")]
+    rungs = ladder(ids[:400], ids[400:], 4, orders=[1, 2, 3], progress=False)
+    assert [(r.n, r.smoothing) for r in rungs[:4]] == [(1, "add-k"), (1, "kneser-ney"), (2, "add-k"), (2, "kneser-ney")]
     assert rungs[2].val_loss == pytest.approx(NGramModel.fit(ids[:400], 2, 4, "add-k", k=rungs[2].k).loss(ids[400:]))
-    assert rungs[1].k is None and rungs[0].k is not None
+    assert rungs[3].val_loss == pytest.approx(NGramModel.fit(ids[:400], 2, 4, "kneser-ney").loss(ids[400:]))
+    assert rungs[3].table_size == NGramModel.fit(ids[:400], 2, 4, "kneser-ney").table_size
+    assert rungs[1].k is None and rungs[0].k == choose_k(ids[:400], 1, 4)
 
 
 # ----------------------------------------------------------------------------
