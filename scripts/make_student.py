@@ -12,6 +12,9 @@ the build with the notebook, cell and line, and writes nothing for that notebook
 
     python scripts/make_student.py                      # every notebooks/*.ipynb -> student/
     python scripts/make_student.py notebooks/01_language_modeling.ipynb --out /tmp/student
+
+How the exercises, their checkers and `exercises.solution()` fit together,
+and what to use for grading: docs/instructors.md.
 """
 
 from __future__ import annotations

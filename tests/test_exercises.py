@@ -1,19 +1,17 @@
-"""The exercise machinery: the M1 checkers, the student-notebook builder, and the notebooks' exercises.
+"""The M1 checkers (notebook 01) against answers written the way a student would write them.
 
-Each checker must pass the package's own implementation, fail a subtly wrong
-one with a hint that names the mistake, and fail a stub with "not implemented
-yet" (the M2 checkers are tested the same way in test_exercises_tokenization.py).
-The student build must leave no solution behind, and every exercise of every
-notebook must fail its checker as a stub and pass it as solved.
+Each checker must pass right answers, however they are written, and fail
+each typical mistake with the hint that names it. The wrong answers below
+are written without the checkers' own helpers, so that a hint is only found
+when the checker really recognises the mistake. (Every checker is also run
+against its own list of known mistakes, its solution and a stub in
+test_exercises_core.py; the M2 checkers are tested like these in
+test_exercises_tokenization.py.)
 """
 
-import importlib.util
 import re
-import subprocess
-import sys
-from pathlib import Path
+from collections import Counter
 
-import nbformat
 import pytest
 import torch
 import torch.nn.functional as F
@@ -21,11 +19,7 @@ import torch.nn.functional as F
 from minillm import exercises
 from minillm.bigram import bigram_counts
 from minillm.data import get_batch
-from minillm.generate import sample_next
-
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-MAKE_STUDENT = ROOT / "scripts" / "make_student.py"
+from minillm.generate import generate, sample_next
 
 
 def shift_with_get_batch(ids):
@@ -33,22 +27,50 @@ def shift_with_get_batch(ids):
     return x[0], y[0]
 
 
-REFERENCES = {
-    exercises.check_shift_by_one: shift_with_get_batch,
-    exercises.check_bigram_counts: bigram_counts,
-    exercises.check_cross_entropy: F.cross_entropy,
-    exercises.check_sample_next: sample_next,
-}
+def ngrams_with_zip(ids, n):
+    return dict(Counter(zip(*(ids[i:] for i in range(n)))))
 
 
-@pytest.mark.parametrize("checker, reference", REFERENCES.items(), ids=lambda f: getattr(f, "__name__", ""))
-def test_checker_passes_the_reference(checker, reference, capsys):
-    checker(reference)
+def add_k_with_counter(counts, context, token, k, vocab_size):
+    followed = Counter()
+    for gram, c in counts.items():
+        followed[gram[:-1]] += c
+    return (counts.get((*context, token), 0) + k) / (followed[tuple(context)] + k * vocab_size)
+
+
+def embed_with_slices(ids, wte, wpe):
+    return F.embedding(ids, wte) + wpe[: ids.shape[1]]
+
+
+def loop_by_hand(model, ids, max_new_tokens, generator=None):  # the notebook's solution, with minillm's sampler
+    for _ in range(max_new_tokens):
+        logits, _ = model(ids[:, -model.config.block_size:])
+        probs = torch.softmax(logits[:, -1, :], dim=-1)
+        ids = torch.cat([ids, torch.multinomial(probs, 1, generator=generator)], dim=1)
+    return ids
+
+
+RIGHT = [
+    (exercises.check_shift_by_one, shift_with_get_batch),
+    (exercises.check_bigram_counts, bigram_counts),
+    (exercises.check_cross_entropy, F.cross_entropy),
+    (exercises.check_sample_next, sample_next),
+    (exercises.check_count_ngrams, ngrams_with_zip),
+    (exercises.check_add_k_prob, add_k_with_counter),
+    (exercises.check_embed, embed_with_slices),
+    (exercises.check_sample_loop, loop_by_hand),
+    (exercises.check_sample_loop, lambda model, ids, n, generator: generate(model, ids, n, generator=generator)),
+]
+
+
+@pytest.mark.parametrize("checker, right", RIGHT, ids=lambda f: getattr(f, "__name__", ""))
+def test_checker_passes_right_answers(checker, right, capsys):
+    checker(right)
     assert re.fullmatch(rf"✓ {checker.__name__}: \d+ cases passed\n", capsys.readouterr().out)
 
 
 # ----------------------------------------------------------------------------
-# subtly wrong answers, each with a word its hint must contain
+# shift by one, bigram counts, cross-entropy
 
 def shift_swapped(ids):
     return ids[1:], ids[:-1]
@@ -60,6 +82,10 @@ def shift_off_by_two(ids):
 
 def shift_wraps_around(ids):  # treats the text as a circle: the last token "predicts" the first
     return list(ids), list(ids[1:]) + [ids[0]]
+
+
+def shift_pairs(ids):
+    return list(zip(ids[:-1], ids[1:]))
 
 
 def counts_transposed(ids, V):
@@ -76,6 +102,27 @@ def counts_missing_repeats(ids, V):  # fancy-index += writes each distinct (a, b
     return counts
 
 
+def counts_drop_last_pair(ids, V):  # the loop stops one pair early
+    counts = torch.zeros(V, V)
+    for t in range(len(ids) - 2):
+        counts[ids[t], ids[t + 1]] += 1
+    return counts
+
+
+def counts_probabilities(ids, V):
+    counts = torch.zeros(V, V)
+    for a, b in zip(ids[:-1], ids[1:]):
+        counts[a, b] += 1
+    return counts / counts.sum(dim=1, keepdim=True)
+
+
+def counts_past_the_end(ids, V):
+    counts = torch.zeros(V, V)
+    for t in range(len(ids)):
+        counts[ids[t], ids[t + 1]] += 1
+    return counts
+
+
 def ce_sum(logits, targets):
     return F.cross_entropy(logits, targets, reduction="sum")
 
@@ -84,14 +131,44 @@ def ce_wrong_sign(logits, targets):
     return -F.cross_entropy(logits, targets)
 
 
-def ce_naive_softmax(logits, targets):  # log of a probability that underflowed to 0 is -inf
+def ce_naive_softmax(logits, targets):  # exp overflows: inf / inf
     probs = logits.exp() / logits.exp().sum(dim=-1, keepdim=True)
     return -probs[torch.arange(len(targets)), targets].log().mean()
+
+
+def ce_log_of_softmax(logits, targets):  # log of a probability that underflowed to 0 is -inf
+    probs = F.softmax(logits, dim=1)
+    return -torch.log(probs[range(len(targets)), targets]).mean()
+
+
+def ce_without_max(logits, targets):  # the right formula, but exp overflows
+    log_probs = logits - torch.log(torch.sum(torch.exp(logits), dim=1, keepdim=True))
+    return -log_probs[torch.arange(len(targets)), targets].mean()
 
 
 def ce_per_position(logits, targets):
     return F.cross_entropy(logits, targets, reduction="none")
 
+
+def ce_raw_logits(logits, targets):
+    return -logits.gather(1, targets[:, None]).mean()
+
+
+def ce_columns(logits, targets):
+    return -F.log_softmax(logits, dim=-1)[:, targets].mean()
+
+
+def ce_one_hot_mean(logits, targets):
+    return -(F.log_softmax(logits, dim=-1) * F.one_hot(targets, logits.shape[1])).mean()
+
+
+def ce_bits(logits, targets):
+    log2_probs = torch.log2(F.softmax(logits.double(), dim=-1))
+    return -log2_probs[torch.arange(len(targets)), targets].mean()
+
+
+# ----------------------------------------------------------------------------
+# sampling
 
 def sample_multiplies(logits, temperature=1.0, generator=None):
     if temperature == 0:
@@ -122,22 +199,198 @@ def sample_in_place(logits, temperature=1.0, generator=None):
     return torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator)
 
 
+def sample_always_argmax(logits, temperature=1.0, generator=None):
+    return torch.argmax(logits / max(temperature, 1e-8), dim=-1, keepdim=True)
+
+
+def sample_divides_by_zero(logits, temperature=1.0, generator=None):
+    return torch.multinomial(torch.softmax(logits / temperature, dim=-1), 1, generator=generator)
+
+
+# ----------------------------------------------------------------------------
+# n-grams
+
+def ngrams_stop_early(ids, n):
+    counts = {}
+    for i in range(len(ids) - n):
+        counts[tuple(ids[i: i + n])] = counts.get(tuple(ids[i: i + n]), 0) + 1
+    return counts
+
+
+def ngrams_step_n(ids, n):
+    counts = Counter()
+    for i in range(0, len(ids) - n + 1, n):
+        counts[tuple(ids[i: i + n])] += 1
+    return dict(counts)
+
+
+def ngrams_tensor_keys(ids, n):
+    ids = torch.tensor(ids)
+    return Counter(tuple(ids[i: i + n]) for i in range(len(ids) - n + 1))
+
+
+def ngrams_list_keys(ids, n):
+    counts = {}
+    for i in range(len(ids) - n + 1):
+        counts[ids[i: i + n]] = counts.get(ids[i: i + n], 0) + 1
+    return counts
+
+
+def add_k_once(counts, context, token, k, vocab_size):
+    total = sum(c for gram, c in counts.items() if gram[:-1] == tuple(context))
+    return (counts.get(tuple(context) + (token,), 0) + k) / (total + k)
+
+
+def add_k_numerator_only(counts, context, token, k, vocab_size):
+    total = sum(c for gram, c in counts.items() if gram[:-1] == tuple(context))
+    return (counts.get(tuple(context) + (token,), 0) + k) / total
+
+
+def add_k_context_ends(counts, context, token, k, vocab_size):
+    total = sum(c for gram, c in counts.items() if gram[1:] == tuple(context))
+    return (counts.get(tuple(context) + (token,), 0) + k) / (total + k * vocab_size)
+
+
+def add_k_key_error(counts, context, token, k, vocab_size):
+    total = sum(c for gram, c in counts.items() if gram[:-1] == tuple(context))
+    return (counts[tuple(context) + (token,)] + k) / (total + k * vocab_size)
+
+
+# ----------------------------------------------------------------------------
+# embeddings
+
+def embed_tokens_only(ids, wte, wpe):
+    return wte[ids]
+
+
+def embed_positions_by_id(ids, wte, wpe):
+    return wte[ids] + wpe[ids]
+
+
+def embed_concatenated(ids, wte, wpe):
+    positions = wpe[torch.arange(ids.shape[1])].expand(ids.shape[0], -1, -1)
+    return torch.cat([wte[ids], positions], dim=-1)
+
+
+def embed_all_positions(ids, wte, wpe):
+    return wte[ids] + wpe
+
+
+def embed_detached(ids, wte, wpe):
+    return wte.data[ids] + wpe.data[: ids.shape[1]]
+
+
+# ----------------------------------------------------------------------------
+# the sampling loop
+
+def loop_no_crop(model, ids, max_new_tokens, generator=None):
+    for _ in range(max_new_tokens):
+        logits, _ = model(ids)
+        ids = torch.cat([ids, sample_next(logits[:, -1, :], generator=generator)], dim=1)
+    return ids
+
+
+def loop_first_block(model, ids, max_new_tokens, generator=None):
+    for _ in range(max_new_tokens):
+        logits, _ = model(ids[:, : model.config.block_size])
+        ids = torch.cat([ids, sample_next(logits[:, -1, :], generator=generator)], dim=1)
+    return ids
+
+
+def loop_last_token_only(model, ids, max_new_tokens, generator=None):
+    for _ in range(max_new_tokens):
+        logits, _ = model(ids[:, -1:])
+        ids = torch.cat([ids, sample_next(logits[:, -1, :], generator=generator)], dim=1)
+    return ids
+
+
+def loop_first_position(model, ids, max_new_tokens, generator=None):
+    for _ in range(max_new_tokens):
+        logits, _ = model(ids[:, -model.config.block_size:])
+        ids = torch.cat([ids, sample_next(logits[:, 0, :], generator=generator)], dim=1)
+    return ids
+
+
+def loop_new_tokens_only(model, ids, max_new_tokens, generator=None):
+    return generate(model, ids, max_new_tokens, generator=generator)[:, ids.shape[1]:]
+
+
+def loop_argmax(model, ids, max_new_tokens, generator=None):
+    for _ in range(max_new_tokens):
+        logits, _ = model(ids[:, -model.config.block_size:])
+        ids = torch.cat([ids, logits[:, -1, :].argmax(dim=-1, keepdim=True)], dim=1)
+    return ids
+
+
+def loop_no_generator(model, ids, max_new_tokens, generator=None):
+    for _ in range(max_new_tokens):
+        logits, _ = model(ids[:, -model.config.block_size:])
+        ids = torch.cat([ids, torch.multinomial(F.softmax(logits[:, -1], dim=-1), 1)], dim=1)
+    return ids
+
+
+def loop_assumes_a_short_prompt(model, ids, max_new_tokens, generator=None):
+    assert ids.shape[1] <= model.config.block_size, "the prompt must fit the context"
+    return generate(model, ids, max_new_tokens, generator=generator)
+
+
+def loop_forgets_the_pair(model, ids, max_new_tokens, generator=None):
+    for _ in range(max_new_tokens):
+        logits = model(ids[:, -model.config.block_size:])[:, -1, :]
+        ids = torch.cat([ids, sample_next(logits, generator=generator)], dim=1)
+    return ids
+
+
 WRONG = [
     (exercises.check_shift_by_one, shift_swapped, "swapped"),
-    (exercises.check_shift_by_one, shift_off_by_two, "3 inputs and 3 targets"),
-    (exercises.check_shift_by_one, shift_wraps_around, "4 inputs"),
+    (exercises.check_shift_by_one, shift_off_by_two, "not two"),
+    (exercises.check_shift_by_one, shift_wraps_around, "instead of wrapping around"),
+    (exercises.check_shift_by_one, shift_pairs, "return two things"),
     (exercises.check_bigram_counts, counts_transposed, "swapped"),
-    (exercises.check_bigram_counts, counts_wrap_around, "neighbouring pairs"),
+    (exercises.check_bigram_counts, counts_wrap_around, "don't pair it with the first"),
     (exercises.check_bigram_counts, counts_missing_repeats, "accumulate=True"),
-    (exercises.check_cross_entropy, ce_sum, "the mean"),
+    (exercises.check_bigram_counts, counts_drop_last_pair, "range(len(ids) - 1)"),
+    (exercises.check_bigram_counts, counts_probabilities, "return the raw counts"),
+    (exercises.check_bigram_counts, counts_past_the_end, "raised IndexError"),
+    (exercises.check_cross_entropy, ce_sum, "the loss is the mean"),
     (exercises.check_cross_entropy, ce_wrong_sign, "sign"),
-    (exercises.check_cross_entropy, ce_naive_softmax, "logsumexp"),
+    (exercises.check_cross_entropy, ce_naive_softmax, "inf / inf is nan"),
+    (exercises.check_cross_entropy, ce_log_of_softmax, "underflows to 0"),
+    (exercises.check_cross_entropy, ce_without_max, "right formula, but exp overflows"),
     (exercises.check_cross_entropy, ce_per_position, "one number"),
-    (exercises.check_sample_next, sample_multiplies, "temperature 0.5"),
-    (exercises.check_sample_next, sample_ignores_temperature, "temperature 0.5"),
+    (exercises.check_cross_entropy, ce_raw_logits, "logits are not log-probabilities"),
+    (exercises.check_cross_entropy, ce_columns, "log_probs[torch.arange(N), targets]"),
+    (exercises.check_cross_entropy, ce_one_hot_mean, "also divides by V"),
+    (exercises.check_cross_entropy, ce_bits, "natural log"),
+    (exercises.check_sample_next, sample_multiplies, "multiplying sharpens"),
+    (exercises.check_sample_next, sample_ignores_temperature, "divide the *logits*"),
     (exercises.check_sample_next, sample_flat_greedy, "shape (4, 1)"),
     (exercises.check_sample_next, sample_ignores_generator, "generator=generator"),
     (exercises.check_sample_next, sample_in_place, "in place"),
+    (exercises.check_sample_next, sample_always_argmax, "only temperature 0 is greedy"),
+    (exercises.check_sample_next, sample_divides_by_zero, "handle temperature 0"),
+    (exercises.check_count_ngrams, ngrams_stop_early, "range(len(ids) - n + 1)"),
+    (exercises.check_count_ngrams, ngrams_step_n, "the windows overlap"),
+    (exercises.check_count_ngrams, ngrams_tensor_keys, "tuple of Python ints"),
+    (exercises.check_count_ngrams, ngrams_list_keys, "raised TypeError"),
+    (exercises.check_add_k_prob, add_k_once, "k * V, not k once"),
+    (exercises.check_add_k_prob, add_k_numerator_only, "add k * V to the denominator too"),
+    (exercises.check_add_k_prob, add_k_context_ends, "*start* with the context"),
+    (exercises.check_add_k_prob, add_k_key_error, "counts.get(gram, 0)"),
+    (exercises.check_embed, embed_tokens_only, "add the position embeddings too"),
+    (exercises.check_embed, embed_positions_by_id, "not by token id"),
+    (exercises.check_embed, embed_concatenated, "don't concatenate"),
+    (exercises.check_embed, embed_all_positions, "wpe[torch.arange(T)]"),
+    (exercises.check_embed, embed_detached, "keep the lookup in autograd"),
+    (exercises.check_sample_loop, loop_no_crop, "crop the context to its last block_size tokens"),
+    (exercises.check_sample_loop, loop_first_block, "keep the *last* block_size tokens"),
+    (exercises.check_sample_loop, loop_last_token_only, "not only the last token"),
+    (exercises.check_sample_loop, loop_first_position, "logits[:, -1, :]"),
+    (exercises.check_sample_loop, loop_new_tokens_only, "the prompt followed by the new tokens"),
+    (exercises.check_sample_loop, loop_argmax, "taking the argmax"),
+    (exercises.check_sample_loop, loop_no_generator, "pass generator=generator"),
+    (exercises.check_sample_loop, loop_forgets_the_pair, "`logits, _ = model(context)`"),
+    (exercises.check_sample_loop, loop_assumes_a_short_prompt, "raised AssertionError: the prompt must fit"),
 ]
 
 
@@ -147,166 +400,3 @@ def test_checker_fails_a_subtly_wrong_answer_with_a_hint(checker, wrong, hint, c
         checker(wrong)
     assert hint in str(e.value)
     assert "✓" not in capsys.readouterr().out
-
-
-# every checker of every module, so that a new checker gets these tests for free
-ALL_CHECKERS = [getattr(exercises, name) for name in sorted(dir(exercises)) if name.startswith("check_")]
-
-
-@pytest.mark.parametrize("checker", ALL_CHECKERS, ids=lambda f: f.__name__)
-def test_checker_fails_a_stub_with_not_implemented_yet(checker):
-    def my_exercise(*args, **kwargs):
-        raise NotImplementedError("exercise: replace this line with your solution")
-
-    with pytest.raises(AssertionError, match="`my_exercise` is not implemented yet: fill in the cell"):
-        checker(my_exercise)
-
-
-@pytest.mark.parametrize("checker", ALL_CHECKERS, ids=lambda f: f.__name__)
-def test_checker_reports_errors_and_non_functions_as_assertion_errors(checker):
-    with pytest.raises(AssertionError, match="raised ZeroDivisionError"):
-        checker(lambda *args, **kwargs: 1 / 0)
-    with pytest.raises(AssertionError, match="needs the function itself"):
-        checker(None)
-    with pytest.raises(AssertionError, match="failed on case 1"):
-        checker(lambda *args, **kwargs: None)
-
-
-def test_checking_leaves_the_global_random_stream_alone():
-    torch.manual_seed(0)
-    expected = torch.rand(3)
-    torch.manual_seed(0)
-    exercises.check_sample_next(sample_next)
-    exercises.check_shift_by_one(shift_with_get_batch)
-    assert torch.equal(torch.rand(3), expected)
-
-
-# ----------------------------------------------------------------------------
-# the student-notebook builder
-
-def load_make_student():
-    spec = importlib.util.spec_from_file_location("make_student", MAKE_STUDENT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_strip_solutions_keeps_indentation_and_the_code_around():
-    make_student = load_make_student()
-    source = ("def f(x):\n    \"\"\"Doc.\"\"\"\n    ### BEGIN SOLUTION\n    y = x + 1\n    return y\n"
-              "    ### END SOLUTION\n\nprint('after')")
-    stripped, regions = make_student.strip_solutions(source)
-    assert regions == 1
-    assert stripped == (f"def f(x):\n    \"\"\"Doc.\"\"\"\n    {make_student.STUB}\n\nprint('after')")
-    compile(stripped, "<cell>", "exec")  # still valid Python
-
-
-@pytest.mark.parametrize("source, message", [
-    ("### BEGIN SOLUTION\nx = 1", "has no `### END SOLUTION`"),
-    ("x = 1\n### END SOLUTION", "without a `### BEGIN SOLUTION`"),
-    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION", "a second"),
-    ("## BEGIN SOLUTION\nx = 1\n### END SOLUTION", "looks like a solution marker"),
-])
-def test_unbalanced_markers_are_reported(source, message):
-    make_student = load_make_student()
-    with pytest.raises(make_student.MarkerError, match=message):
-        make_student.strip_solutions(source, where="nb.ipynb, cell 3")
-
-
-def test_make_student_stops_on_an_unbalanced_notebook(tmp_path):
-    cell = nbformat.v4.new_code_cell("def f():\n    ### BEGIN SOLUTION\n    return 1")
-    nb = nbformat.v4.new_notebook(cells=[cell])
-    path = tmp_path / "broken.ipynb"
-    nbformat.write(nb, path)
-    result = subprocess.run([sys.executable, str(MAKE_STUDENT), str(path), "--out", str(tmp_path / "student")],
-                            capture_output=True, text=True)
-    assert result.returncode == 1
-    assert "broken.ipynb, cell 0, line 2" in result.stderr and "### END SOLUTION" in result.stderr
-    assert not (tmp_path / "student" / "broken.ipynb").exists()
-
-
-@pytest.fixture(scope="module")
-def student_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("student")
-    result = subprocess.run([sys.executable, str(MAKE_STUDENT), "--out", str(out)],
-                            capture_output=True, text=True, cwd=ROOT)
-    assert result.returncode == 0, result.stderr
-    return out
-
-
-def code_cells(nb):
-    return [cell for cell in nb.cells if cell.cell_type == "code"]
-
-
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
-def test_student_notebook_has_no_solutions_and_no_outputs(notebook, student_dir):
-    instructor = nbformat.read(notebook, as_version=4)
-    student = nbformat.read(student_dir / notebook.name, as_version=4)
-    assert len(student.cells) == len(instructor.cells)
-    regions = sum(cell.source.count("### BEGIN SOLUTION") for cell in code_cells(instructor))
-    stubs = 0
-    for cell in code_cells(student):
-        assert "SOLUTION" not in cell.source
-        assert cell.outputs == [] and cell.execution_count is None
-        stubs += cell.source.count('raise NotImplementedError("exercise:')
-    assert stubs == regions
-
-
-def is_import_cell(source):
-    lines = [line for line in source.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    return bool(lines) and all(line.startswith(("import ", "from ")) for line in lines)
-
-
-def exercises_of(nb):
-    """(index of the exercise cell, checker name, function name) for each exercise of a notebook."""
-    cells = nb.cells
-    found = []
-    for i, cell in enumerate(cells):
-        if cell.cell_type != "code" or "### BEGIN SOLUTION" not in cell.source:
-            continue
-        check = next(c for c in cells[i + 1:] if c.cell_type == "code")
-        match = re.search(r"exercises\.(check_\w+)\((\w+)\)", check.source)
-        assert match, f"cell {i} is an exercise, but the next code cell calls no checker"
-        found.append((i, match.group(1), match.group(2)))
-    return found
-
-
-EXPECTED_EXERCISES = {
-    "01_language_modeling.ipynb": ["check_shift_by_one", "check_bigram_counts", "check_cross_entropy",
-                                   "check_sample_next"],
-    "02_tokenization.ipynb": ["check_pair_counts", "check_merge", "check_most_frequent_pair", "check_encode"],
-}
-
-
-@pytest.mark.parametrize("name", EXPECTED_EXERCISES)
-def test_notebook_has_its_exercises(name):
-    names = [checker for _, checker, _ in exercises_of(nbformat.read(ROOT / "notebooks" / name, as_version=4))]
-    assert names == EXPECTED_EXERCISES[name]
-
-
-def all_exercises():
-    """(notebook name, index of the exercise cell, checker name, function name) for every notebook."""
-    return [(path.name, *exercise) for path in NOTEBOOKS
-            for exercise in exercises_of(nbformat.read(path, as_version=4))]
-
-
-@pytest.mark.parametrize("name, index, checker, function", all_exercises(),
-                         ids=lambda v: v.removesuffix(".ipynb") if isinstance(v, str) else "")
-def test_exercise_fails_as_stub_and_passes_as_solved(name, index, checker, function, student_dir, capsys):
-    instructor = nbformat.read(ROOT / "notebooks" / name, as_version=4)
-    student = nbformat.read(student_dir / name, as_version=4)
-    imports = "\n".join(cell.source for cell in code_cells(instructor) if is_import_cell(cell.source))
-    check = getattr(exercises, checker)
-
-    namespace = {}
-    exec(imports, namespace)
-    for earlier, _, _ in exercises_of(instructor):  # a later exercise may call an earlier one's function
-        if earlier < index:
-            exec(instructor.cells[earlier].source, namespace)
-    exec(student.cells[index].source, namespace)
-    with pytest.raises(AssertionError, match=f"`{function}` is not implemented yet"):
-        check(namespace[function])
-
-    exec(instructor.cells[index].source, namespace)
-    check(namespace[function])
-    assert f"✓ {checker}:" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""The M2 (tokenization) checkers: each passes minillm's own implementation,
+"""The M2 (tokenization) checkers, merge loop to special tokens: each passes right answers,
 fails a stub, and fails each typical mistake with the hint that names it.
 
 The wrong answers below are written the way a student would write them, not
@@ -13,7 +13,7 @@ import pytest
 import regex
 
 from minillm import exercises
-from minillm.bpe import GPT2_PATTERN, BPETokenizer, merge, most_frequent_pair, pair_counts
+from minillm.bpe import GPT2_PATTERN, BPETokenizer, merge, most_frequent_pair, pair_counts, split_special
 
 
 def encode_with_tokenizer(text, merges):
@@ -31,6 +31,19 @@ def encode_like_the_notebook(text, merges):  # the solution a student writes, wi
             tokens = merge(tokens, pair, merges[pair])
         ids.extend(tokens)
     return ids
+
+
+def split_special_with_a_loop(text, special_tokens):  # also right: find the earliest, longest special token
+    pieces, start = [], 0
+    while text:
+        found = [(text.find(s), -len(s), s) for s in special_tokens if s in text]
+        if not found:
+            pieces.append(text)
+            break
+        at, _, special = min(found)
+        pieces += [piece for piece in (text[:at], special) if piece]
+        text = text[at + len(special):]
+    return pieces
 
 
 def encode_merges_in_order(text, merges):  # also right: each merge once, in the order learned
@@ -51,6 +64,9 @@ REFERENCES = [
     (exercises.check_encode, encode_with_tokenizer),
     (exercises.check_encode, encode_like_the_notebook),
     (exercises.check_encode, encode_merges_in_order),
+    (exercises.check_decode, lambda ids, vocab: bytes(b for i in ids for b in vocab[i]).decode(errors="replace")),
+    (exercises.check_split_special, split_special),
+    (exercises.check_split_special, split_special_with_a_loop),
 ]
 
 
@@ -286,6 +302,67 @@ def encode_bad_ids(text, merges):
     return [i + 1000 for i in encode_like_the_notebook(text, merges)]
 
 
+# ----------------------------------------------------------------------------
+# decode
+
+def decode_each_token(ids, vocab):
+    return "".join(vocab[i].decode("utf-8", errors="replace") for i in ids)
+
+
+def decode_strict(ids, vocab):
+    return b"".join(vocab[i] for i in ids).decode("utf-8")
+
+
+def decode_ignoring_errors(ids, vocab):
+    return b"".join(vocab[i] for i in ids).decode(errors="ignore")
+
+
+def decode_characters(ids, vocab):
+    return "".join(chr(b) for i in ids for b in vocab[i])
+
+
+def decode_ids_as_bytes(ids, vocab):
+    return bytes(ids).decode("utf-8", errors="replace")
+
+
+def decode_to_bytes(ids, vocab):
+    return b"".join(vocab[i] for i in ids)
+
+
+def decode_str_of_bytes(ids, vocab):
+    return "".join(str(vocab[i]) for i in ids)
+
+
+# ----------------------------------------------------------------------------
+# special tokens
+
+def split_dropping_specials(text, special_tokens):
+    pattern = "|".join(regex.escape(s) for s in special_tokens)
+    return [piece for piece in regex.split(pattern, text) if piece]
+
+
+def split_unescaped(text, special_tokens):
+    return [piece for piece in re.split("(" + "|".join(special_tokens) + ")", text) if piece]
+
+
+def split_keeping_empty(text, special_tokens):
+    return re.split("(" + "|".join(map(re.escape, special_tokens)) + ")", text) if special_tokens else [text]
+
+
+def split_shortest_first(text, special_tokens):
+    pattern = "|".join(regex.escape(s) for s in sorted(special_tokens, key=len))
+    return [piece for piece in regex.split(f"({pattern})", text) if piece] if special_tokens else [text]
+
+
+def split_endoftext_only(text, special_tokens):  # knows only GPT-2's one special token
+    return [piece for piece in regex.split("(<\\|endoftext\\|>)", text) if piece]
+
+
+def split_no_specials(text, special_tokens):
+    pattern = "|".join(regex.escape(s) for s in sorted(special_tokens, key=len, reverse=True))
+    return [piece for piece in regex.split(f"({pattern})", text) if piece]
+
+
 WRONG = [
     (exercises.check_pair_counts, counts_distinct_pairs, "must have count k, not 1"),
     (exercises.check_pair_counts, counts_wrap_around, "has no right neighbour"),
@@ -294,21 +371,21 @@ WRONG = [
     (exercises.check_pair_counts, counts_as_list, "return a dict"),
     (exercises.check_pair_counts, counts_string_keys, "must be a tuple of two ids"),
     (exercises.check_pair_counts, counts_with_zeros, "has count 0"),
-    (exercises.check_pair_counts, counts_off_by_one, "the last pair (2, 3) was left out"),
+    (exercises.check_pair_counts, counts_off_by_one, "the last pair was left out"),
     (exercises.check_pair_counts, counts_doubled, "the pair (1, 2) occurs 2 time(s), got count 4"),
     (exercises.check_merge, merge_no_skip, "occurrences can't overlap"),
     (exercises.check_merge, merge_right_to_left, "from left to right"),
     (exercises.check_merge, merge_first_only, "not only the first"),
     (exercises.check_merge, merge_drops_last, "the last token went missing"),
     (exercises.check_merge, merge_in_place, "was changed"),
-    (exercises.check_merge, merge_wrong_new_id, "should give [4, 3, 4], got [5, 3, 5]"),
+    (exercises.check_merge, merge_wrong_new_id, "should give [3, 4, 4], got [3, 5, 5]"),
     (exercises.check_merge, merge_returns_string, "expected a list of token ids"),
     (exercises.check_most_frequent_pair, pair_first_in_dict, "comes first in the dict"),
     (exercises.check_most_frequent_pair, pair_ties_by_id, "not their ids"),
     (exercises.check_most_frequent_pair, pair_ties_by_concatenation, "not the concatenation"),
     (exercises.check_most_frequent_pair, pair_ties_to_smaller, "the *greater* pair"),
     (exercises.check_most_frequent_pair, pair_bytes_before_count, "the bytes only break ties"),
-    (exercises.check_most_frequent_pair, pair_least_frequent, "the most frequent pair wins, and a tie"),
+    (exercises.check_most_frequent_pair, pair_least_frequent, "not the least frequent"),
     (exercises.check_most_frequent_pair, pair_not_in_counts, "is not one of the pairs in counts"),
     (exercises.check_most_frequent_pair, pair_returns_count, "not its count"),
     (exercises.check_most_frequent_pair, pair_with_count, "not (pair, count)"),
@@ -320,6 +397,19 @@ WRONG = [
     (exercises.check_encode, encode_bytes_only, "merge the pair with the lowest merged id until"),
     (exercises.check_encode, encode_drops_spaces, "don't spell the text"),
     (exercises.check_encode, encode_bad_ids, "every id must be a byte"),
+    (exercises.check_decode, decode_each_token, "decoding each token alone breaks a character"),
+    (exercises.check_decode, decode_strict, "decode with errors='replace'"),
+    (exercises.check_decode, decode_ignoring_errors, "not vanish"),
+    (exercises.check_decode, decode_characters, "decode as UTF-8"),
+    (exercises.check_decode, decode_ids_as_bytes, "instead of bytes(ids)"),
+    (exercises.check_decode, decode_to_bytes, "not bytes"),
+    (exercises.check_decode, decode_str_of_bytes, "str(b'ab')"),
+    (exercises.check_split_special, split_dropping_specials, "capturing group"),
+    (exercises.check_split_special, split_unescaped, "regex.escape(s)"),
+    (exercises.check_split_special, split_keeping_empty, "leave out the empty strings"),
+    (exercises.check_split_special, split_shortest_first, "the longest special token first"),
+    (exercises.check_split_special, split_endoftext_only, "not only the first one"),
+    (exercises.check_split_special, split_no_specials, "an empty pattern matches everywhere"),
 ]
 
 

@@ -1,8 +1,9 @@
-"""Checkers for module M1, language modeling (notebook 01).
+"""Checkers for module M1, language modeling (notebook 01): training pairs, counts, the loss.
 
 Each compares a student's function with the code the package itself uses:
-the training loop's batcher, the counting bigram model, PyTorch's
-cross-entropy and minillm's sampler.
+the training loop's batcher, the counting bigram model and PyTorch's
+cross-entropy. Above each checker, its known mistakes: wrong solutions a
+student is likely to write, each with the hint for its bug.
 """
 
 from __future__ import annotations
@@ -15,8 +16,38 @@ import torch.nn.functional as F
 
 from ..bigram import bigram_counts
 from ..data import get_batch
-from ..generate import sample_next
-from ._core import Case, Mismatch, _as_tensor, _probs, _random_ids, _random_logits, _show, run_cases
+from ._core import Case, Mismatch, Mistake, _as_tensor, _random_ids, _random_logits, _show, known_mistake, run_cases
+
+# ----------------------------------------------------------------------------
+# shift by one
+
+
+def solution_shift_by_one(ids):
+    """(inputs, targets) from the training loop's own batcher, `get_batch` on one window as long as ids.
+
+    Returns tensors for a tensor and lists for a list, like slicing would.
+    """
+    x, y = get_batch(torch.as_tensor(ids), batch_size=1, block_size=len(ids) - 1)  # the only window there is
+    if isinstance(ids, torch.Tensor):
+        return x[0], y[0]
+    return x[0].tolist(), y[0].tolist()
+
+
+SHIFT_BY_ONE_MISTAKES = [
+    Mistake(lambda ids: (ids[1:], ids[:-1]),
+            "inputs and targets are swapped: the target at each position is the token that comes *after* the "
+            "input there"),
+    Mistake(lambda ids: (ids, ids[1:]),
+            "a list of n tokens gives n - 1 pairs: the last token has no next token, so it is not an input "
+            "(inputs = ids[:-1])"),
+    Mistake(lambda ids: (list(ids), list(ids[1:]) + list(ids[:1])),
+            "the last token has no next token to predict: leave it out of the inputs instead of wrapping "
+            "around to the first token"),
+    Mistake(lambda ids: (ids[:-1], ids[:-1]),
+            "the targets are the inputs moved left by one, ids[1:], not the inputs again"),
+    Mistake(lambda ids: (ids[:-2], ids[2:]),
+            "shift by one position, not two: the target at position t is ids[t + 1]"),
+]
 
 
 def check_shift_by_one(fn: Callable) -> None:
@@ -25,32 +56,29 @@ def check_shift_by_one(fn: Callable) -> None:
     The reference is the training loop's own batcher: `get_batch` on a window
     as long as the whole list returns exactly (ids[:-1], ids[1:]).
     """
-    def reference(ids: torch.Tensor) -> tuple[list[int], list[int]]:
-        x, y = get_batch(ids, batch_size=1, block_size=len(ids) - 1)  # the only window there is
-        return x[0].tolist(), y[0].tolist()
-
     def case(ids: list[int] | torch.Tensor) -> Callable:
-        def run(call):
+        def observe(impl):
             given = ids.clone() if isinstance(ids, torch.Tensor) else list(ids)
-            expected_x, expected_y = reference(torch.as_tensor(ids))
-            answer = call(given)
+            answer = impl(given)
             if not isinstance(answer, (tuple, list)) or len(answer) != 2:
                 raise Mismatch(f"return two things, `inputs, targets`; got {answer!r:.80}")
-            x = _as_tensor(answer[0], "inputs as a list or tensor of token ids").tolist()
-            y = _as_tensor(answer[1], "targets as a list or tensor of token ids").tolist()
-            n = len(expected_x)
-            if (x, y) == (expected_x, expected_y):
+            return (_as_tensor(answer[0], "inputs as a list or tensor of token ids").tolist(),
+                    _as_tensor(answer[1], "targets as a list or tensor of token ids").tolist())
+
+        def run(call):
+            expected = observe(solution_shift_by_one)
+            got = observe(call)
+            if got == expected:
                 return
-            if (x, y) == (expected_y, expected_x):
-                raise Mismatch("inputs and targets are swapped: the target at each position is the "
-                               "token that comes *after* the input there")
-            if len(x) != n or len(y) != n:
-                raise Mismatch(f"a list of {n + 1} tokens gives {n} inputs and {n} targets (the last token has "
-                               f"no next token to predict, and the first is never a target); got {len(x)} "
-                               f"inputs and {len(y)} targets")
-            raise Mismatch(f"for ids {_show(ids)} expected inputs {_show(expected_x)} and targets "
-                               f"{_show(expected_y)}, got {_show(x)} and {_show(y)}; the target at position "
-                               "t is ids[t + 1]")
+            (x, y), n = got, len(expected[0])
+            problem = (f"for ids {_show(ids)} expected inputs {_show(expected[0])} and targets "
+                       f"{_show(expected[1])}, got {_show(x)} and {_show(y)}")
+            hint = known_mistake(SHIFT_BY_ONE_MISTAKES, observe, got)
+            if hint is None and (len(x) != n or len(y) != n):
+                hint = (f"a list of {n + 1} tokens gives {n} inputs and {n} targets (the last token has no next "
+                        f"token to predict, and the first is never a target); got {len(x)} inputs and "
+                        f"{len(y)} targets")
+            raise Mismatch(problem, hint or "the target at position t is ids[t + 1]")
         return run
 
     cases = [Case("the docstring example [5, 1, 4, 1]", case([5, 1, 4, 1])),
@@ -61,6 +89,55 @@ def check_shift_by_one(fn: Callable) -> None:
     run_cases("check_shift_by_one", fn, cases)
 
 
+# ----------------------------------------------------------------------------
+# bigram counts
+
+solution_bigram_counts = bigram_counts
+
+
+def _counts_stop_early(ids, vocab_size):
+    counts = torch.zeros(vocab_size, vocab_size, dtype=torch.long)
+    for t in range(len(ids) - 2):
+        counts[ids[t], ids[t + 1]] += 1
+    return counts
+
+
+def _counts_without_repeats(ids, vocab_size):
+    counts = torch.zeros(vocab_size, vocab_size, dtype=torch.long)
+    counts[ids[:-1], ids[1:]] += 1  # with index tensors, each distinct (a, b) is written once
+    return counts
+
+
+def _counts_both_ways(ids, vocab_size):
+    counts = bigram_counts(ids, vocab_size)
+    return counts + counts.T
+
+
+def _counts_normalised(ids, vocab_size):
+    counts = bigram_counts(ids, vocab_size).double()
+    return counts / counts.sum(dim=1, keepdim=True)
+
+
+BIGRAM_COUNTS_MISTAKES = [
+    Mistake(lambda ids, V: bigram_counts(ids, V).T,
+            "rows and columns are swapped: counts[a, b] counts token b following token a, so the row is the "
+            "current token and the column the next one"),
+    Mistake(_counts_stop_early,
+            "the last pair is missing: n tokens have n - 1 pairs, (ids[t], ids[t + 1]) for t = 0 .. n - 2, so "
+            "loop over range(len(ids) - 1)"),
+    Mistake(lambda ids, V: bigram_counts(torch.cat([ids, ids[:1]]), V),
+            "the last token has no next token: don't pair it with the first one (n tokens have n - 1 pairs)"),
+    Mistake(_counts_without_repeats,
+            "a pair that occurs k times must count k; `counts[a, b] += 1` with index tensors adds only once per "
+            "distinct pair, so use index_put_(..., accumulate=True) or torch.bincount"),
+    Mistake(_counts_both_ways,
+            "count only (current, next): token b following token a says nothing about a following b"),
+    Mistake(_counts_normalised,
+            "return the raw counts, whole numbers; turning them into probabilities (with smoothing) is the next "
+            "step, BigramModel"),
+]
+
+
 def check_bigram_counts(fn: Callable) -> None:
     """fn(ids, vocab_size) -> counts (V, V), counts[a, b] = how often b directly follows a.
 
@@ -69,34 +146,35 @@ def check_bigram_counts(fn: Callable) -> None:
     def case(ids: list[int] | torch.Tensor, vocab_size: int) -> Callable:
         ids = torch.as_tensor(ids, dtype=torch.long)
 
-        def run(call):
-            expected = bigram_counts(ids, vocab_size)
-            got = _as_tensor(call(ids.clone(), vocab_size), f"a ({vocab_size}, {vocab_size}) tensor of counts")
+        def observe(impl):
             V = vocab_size
+            got = _as_tensor(impl(ids.clone(), V), f"a ({V}, {V}) tensor of counts")
             if got.shape != (V, V):
                 raise Mismatch(f"expected shape ({V}, {V}): one row per current token a and one column per "
                                f"next token b, for all {V} tokens of the vocabulary; got {tuple(got.shape)}")
-            got = got.double()
-            if torch.equal(got, expected.double()):
+            return got.double()
+
+        def same(a, b):
+            return torch.allclose(a, b, rtol=0, atol=0, equal_nan=True)
+
+        def run(call):
+            expected = bigram_counts(ids, vocab_size).double()
+            got = observe(call)
+            if same(got, expected):
                 return
-            if torch.equal(got.T, expected.double()):
-                raise Mismatch("rows and columns are swapped: counts[a, b] counts token b following token a, "
-                               "so the row is the current token and the column the next one")
-            pairs = len(ids) - 1 if len(ids) else 0
-            if got.sum().item() != pairs:
-                hint = "each pair adds exactly one"
-                if got.sum().item() < pairs:
-                    hint = ("a pair that occurs k times must add k; `counts[a, b] += 1` with index tensors "
-                            "adds only once per distinct pair, so use index_put_(..., accumulate=True) or "
-                            "torch.bincount")
-                raise Mismatch(f"the counts add up to {got.sum().item():g}, but {len(ids)} tokens have {pairs} "
-                               f"neighbouring pairs (ids[t], ids[t + 1]); {hint}")
-            a, b = (got != expected.double()).nonzero()[0].tolist()
-            raise Mismatch(f"for ids {_show(ids)}, counts[{a}, {b}] should be {expected[a, b].item()} "
-                           f"(token {b} follows token {a} that often), got {got[a, b].item():g}")
+            a, b = (got != expected).nonzero()[0].tolist()
+            problem = (f"for ids {_show(ids)}, counts[{a}, {b}] should be {expected[a, b].item():g} (token {b} "
+                       f"follows token {a} that often), got {got[a, b].item():g}")
+            hint = known_mistake(BIGRAM_COUNTS_MISTAKES, observe, got, same)
+            pairs = max(len(ids) - 1, 0)
+            if hint is None and got.sum().item() != pairs:
+                hint = (f"the counts add up to {got.sum().item():g}, but {len(ids)} tokens have {pairs} "
+                        "neighbouring pairs (ids[t], ids[t + 1]), and each adds exactly one")
+            raise Mismatch(problem, hint)
         return run
 
-    cases = [Case("the docstring example [0, 1, 2, 0, 1], V=3", case([0, 1, 2, 0, 1], 3)),
+    cases = [Case("(0, 1) occurs twice in [0, 1, 0, 1, 2], V=3", case([0, 1, 0, 1, 2], 3)),
+             Case("the docstring example [0, 1, 2, 0, 1], V=3", case([0, 1, 2, 0, 1], 3)),
              Case("one token repeated [2, 2, 2, 2], V=4", case([2, 2, 2, 2], 4)),
              Case("a single token: no pairs at all", case([1], 3)),
              Case("tokens 3 and 4 never occur, V=5", case(_random_ids(20, 3, seed=3), 5)),
@@ -105,32 +183,99 @@ def check_bigram_counts(fn: Callable) -> None:
     run_cases("check_bigram_counts", fn, cases)
 
 
+# ----------------------------------------------------------------------------
+# cross-entropy
+
+solution_cross_entropy = F.cross_entropy
+
+
+def _log_softmax(logits):
+    return logits - logits.logsumexp(dim=-1, keepdim=True)
+
+
+def _pick(log_probs, targets):
+    return log_probs[torch.arange(len(targets)), targets]  # (N,) log P(target) at each position
+
+
+def _ce_naive_softmax(logits, targets):
+    probs = logits.exp() / logits.exp().sum(dim=-1, keepdim=True)  # inf / inf = nan for large logits
+    return -_pick(probs, targets).log().mean()
+
+
+def _ce_log_of_softmax(logits, targets):
+    return -_pick(torch.softmax(logits, dim=-1).log(), targets).mean()  # log(0) = -inf after underflow
+
+
+def _ce_naive_logsumexp(logits, targets):
+    return -_pick(logits - logits.exp().sum(dim=-1, keepdim=True).log(), targets).mean()
+
+
+def _ce_one_hot_mean(logits, targets):
+    return -(_log_softmax(logits) * F.one_hot(targets, logits.size(-1))).mean()
+
+
+CROSS_ENTROPY_MISTAKES = [
+    Mistake(lambda logits, targets: -_pick(_log_softmax(logits), targets).sum(),
+            "that is the sum over positions; the loss is the mean"),
+    Mistake(lambda logits, targets: _pick(_log_softmax(logits), targets).mean(),
+            "the sign is flipped: the loss is the *negative* log-probability of the target"),
+    Mistake(lambda logits, targets: -_pick(logits, targets).mean(),
+            "logits are not log-probabilities: subtract each row's log-normaliser first, log softmax(z) = "
+            "z - logsumexp(z)"),
+    Mistake(lambda logits, targets: -_pick(torch.log_softmax(logits, dim=0), targets).mean(),
+            "take the softmax over the vocabulary, dim=-1 (each row holds one position's scores), not over "
+            "the positions"),
+    Mistake(lambda logits, targets: -_log_softmax(logits)[:, targets].mean(),
+            "log_probs[:, targets] picks every target's column in every row (N x N values); pick one per row, "
+            "log_probs[torch.arange(N), targets]"),
+    Mistake(_ce_one_hot_mean,
+            "average over positions only: (log_probs * one_hot).mean() also divides by V; sum over the "
+            "vocabulary first, or pick each row's target entry"),
+    Mistake(lambda logits, targets: -_pick(_log_softmax(logits), targets).mean() / math.log(2),
+            "use the natural log (nats), as F.cross_entropy does; log2 gives bits"),
+    Mistake(_ce_naive_softmax,
+            "exp(logits) overflows to inf for logits in the hundreds, and inf / inf is nan: subtract each "
+            "row's max before exp (the softmax doesn't change), or work in log space with torch.logsumexp"),
+    Mistake(_ce_log_of_softmax,
+            "softmax, then log: a probability that underflows to 0 has log -inf; work in log space instead, "
+            "log softmax(z) = z - torch.logsumexp(z, dim=-1, keepdim=True)"),
+    Mistake(_ce_naive_logsumexp,
+            "log(sum(exp(z))) is the right formula, but exp overflows for logits in the hundreds: subtract the "
+            "row's max m first, logsumexp(z) = m + log(sum(exp(z - m))), or call torch.logsumexp"),
+]
+
+
+def _same_number(a: float, b: float) -> bool:
+    """Equal within float32 rounding; nan equals nan and inf equals inf of the same sign."""
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-5)
+
+
 def check_cross_entropy(fn: Callable) -> None:
     """fn(logits (N, V), targets (N,)) -> mean over positions of -log softmax(logits)[target].
 
     Compared with `torch.nn.functional.cross_entropy`, which the model uses.
     """
     def case(logits: torch.Tensor, targets: torch.Tensor) -> Callable:
-        def run(call):
-            expected = F.cross_entropy(logits, targets).item()
-            answer = call(logits.clone(), targets.clone())
-            got = _as_tensor(answer, "one number (a float or a 0-d tensor)")
+        def observe(impl):
+            got = _as_tensor(impl(logits.clone(), targets.clone()), "one number (a float or a 0-d tensor)")
             if got.numel() != 1:
                 raise Mismatch(f"return one number, the mean over all {len(targets)} positions; got a tensor "
                                f"of shape {tuple(got.shape)} (one loss per position? take the mean)")
-            got = got.item()
-            if math.isclose(got, expected, rel_tol=1e-4, abs_tol=1e-5):
+            return got.item()
+
+        def run(call):
+            expected = F.cross_entropy(logits, targets).item()
+            got = observe(call)
+            if _same_number(got, expected):
                 return
-            hint = "loss = mean over positions of -log softmax(logits)[target]"
-            if not math.isfinite(got):
+            hint = known_mistake(CROSS_ENTROPY_MISTAKES, observe, got, _same_number)
+            if hint is None and not math.isfinite(got):
                 hint = ("exp of large logits overflows (or a probability underflows to 0 and its log is -inf); "
                         "work in log space: log softmax(z) = z - logsumexp(z), e.g. with torch.logsumexp")
-            elif math.isclose(got, -expected, rel_tol=1e-4):
-                hint = "the sign is flipped: the loss is the *negative* log-probability of the target"
-            elif math.isclose(got, expected * len(targets), rel_tol=1e-4):
-                hint = "that is the sum over positions; the loss is the mean"
-            raise Mismatch(f"for logits of shape {tuple(logits.shape)} expected {expected:.6f}, got {got:.6f}; "
-                           f"{hint}")
+            raise Mismatch(f"for logits of shape {tuple(logits.shape)} expected {expected:.6f}, got {got:.6f}",
+                           hint or "loss = mean over positions of -log softmax(logits)[target]")
         return run
 
     confident = torch.full((3, 5), -10.0)
@@ -141,76 +286,8 @@ def check_cross_entropy(fn: Callable) -> None:
              Case("a single position", case(_random_logits(1, 7, seed=6), torch.tensor([5]))),
              Case("8 positions, V=5", case(_random_logits(8, 5, seed=7), _random_ids(8, 5, seed=7))),
              Case("32 positions, V=65", case(_random_logits(32, 65, seed=8), _random_ids(32, 65, seed=8))),
-             Case("large logits, in the hundreds",
+             Case("logits near 200 that differ by a few units",
+                  case(200 + _random_logits(6, 9, seed=15), _random_ids(6, 9, seed=15))),
+             Case("large logits, hundreds apart",
                   case(_random_logits(16, 12, seed=9, scale=100.0), _random_ids(16, 12, seed=9)))]
     run_cases("check_cross_entropy", fn, cases)
-
-
-def check_sample_next(fn: Callable) -> None:
-    """fn(logits (B, V), temperature=1.0, generator=None) -> ids (B, 1); temperature 0 is greedy.
-
-    Greedy picks are compared exactly with `minillm.generate.sample_next`;
-    sampled ones by their frequencies over many rows, which must match
-    softmax(logits / temperature).
-    """
-    def shape_and_dtype(ids: Any, rows: int) -> torch.Tensor:
-        ids = _as_tensor(ids, f"a ({rows}, 1) tensor of token ids")
-        if ids.shape != (rows, 1):
-            raise Mismatch(f"expected shape ({rows}, 1), one id per row (keepdim=True, or num_samples=1), so "
-                           f"the loop can append it with torch.cat(..., dim=1); got {tuple(ids.shape)}")
-        if ids.dtype not in (torch.int64, torch.int32):
-            raise Mismatch(f"return token ids as integers (torch.long), got dtype {ids.dtype}")
-        return ids
-
-    def greedy(logits: torch.Tensor) -> Callable:
-        def run(call):
-            expected = sample_next(logits, temperature=0)
-            got = shape_and_dtype(call(logits.clone(), temperature=0), len(logits))
-            if not torch.equal(got.long(), expected):
-                raise Mismatch(f"temperature 0 means greedy: the id of the largest logit in each row, "
-                               f"{_show(expected.squeeze(1))}; got {_show(got.squeeze(1))}")
-        return run
-
-    def frequencies(temperature: float) -> Callable:
-        def run(call):
-            logits = torch.tensor([[2.0, 1.0, 0.0, -1.0, -3.0]])
-            n = 20_000
-            expected = torch.softmax(logits[0] / temperature, dim=-1)
-            ids = shape_and_dtype(call(logits.expand(n, -1).clone(), temperature=temperature,
-                                       generator=torch.Generator().manual_seed(11)), n)
-            if ids.min() < 0 or ids.max() >= logits.size(1):
-                raise Mismatch(f"ids must lie in 0..{logits.size(1) - 1}, "
-                               f"got {ids.min().item()}..{ids.max().item()}")
-            freq = torch.bincount(ids.long().squeeze(1), minlength=logits.size(1)) / n
-            if (freq - expected).abs().max() > 0.02:
-                raise Mismatch(f"over {n:,} draws from logits {_show(logits[0])} at temperature {temperature} "
-                               f"the frequencies should be near softmax(logits / T) = {_probs(expected)}, "
-                               f"got {_probs(freq)}; divide the logits by the temperature "
-                               "before the softmax, then draw with torch.multinomial")
-        return run
-
-    def reproducible(call):
-        logits = _random_logits(200, 30, seed=12)
-        first = call(logits.clone(), temperature=1.0, generator=torch.Generator().manual_seed(5))
-        second = call(logits.clone(), temperature=1.0, generator=torch.Generator().manual_seed(5))
-        if not torch.equal(shape_and_dtype(first, 200), shape_and_dtype(second, 200)):
-            raise Mismatch("two calls with generators seeded alike drew different tokens; pass "
-                           "generator=generator to torch.multinomial so that a seed reproduces the text")
-
-    def leaves_logits_alone(call):
-        logits = _random_logits(4, 9, seed=13)
-        before = logits.clone()
-        call(logits, temperature=0.5, generator=torch.Generator().manual_seed(0))
-        if not torch.equal(logits, before):
-            raise Mismatch("the logits passed in were changed in place (e.g. `logits /= temperature`); "
-                           "compute a new tensor, `logits / temperature`, so the caller's logits stay as "
-                           "they were")
-
-    cases = [Case("greedy, a batch of 4 rows", greedy(_random_logits(4, 10, seed=10))),
-             Case("greedy, one row of 84 tokens", greedy(_random_logits(1, 84, seed=14))),
-             Case("temperature 1: frequencies follow softmax(logits)", frequencies(1.0)),
-             Case("temperature 0.5 sharpens the distribution", frequencies(0.5)),
-             Case("temperature 2 flattens the distribution", frequencies(2.0)),
-             Case("the same seed gives the same tokens", reproducible),
-             Case("the caller's logits are left unchanged", leaves_logits_alone)]
-    run_cases("check_sample_next", fn, cases)

@@ -1,0 +1,223 @@
+"""The notebooks' exercises: inserting the new ones, building the student notebooks, stubs and solutions.
+
+scripts/insert_exercises.py puts the exercises that have checkers but no
+cells yet into copies of the instructor notebooks (never into notebooks/
+here); everything below runs on those copies, so it tests the notebooks as
+they will be once the script has run, and as they are after it ran. The
+student build must leave no solution behind, and every exercise of every
+notebook must fail its checker as a stub and pass it as solved.
+"""
+
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from minillm import exercises
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+MAKE_STUDENT = ROOT / "scripts" / "make_student.py"
+INSERT = ROOT / "scripts" / "insert_exercises.py"
+
+
+def load_script(path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def with_new_exercises(path):
+    """The notebook at `path` as insert_exercises.py leaves it, in memory."""
+    script = load_script(INSERT)
+    nb = nbformat.read(path, as_version=4)
+    for exercise in script.EXERCISES:
+        if exercise.notebook == path.name:
+            script.insert(nb, exercise)
+    return nb
+
+
+INSTRUCTOR = {path.name: with_new_exercises(path) for path in NOTEBOOKS}
+
+
+# ----------------------------------------------------------------------------
+# the student-notebook builder
+
+def test_strip_solutions_keeps_indentation_and_the_code_around():
+    make_student = load_script(MAKE_STUDENT)
+    source = ("def f(x):\n    \"\"\"Doc.\"\"\"\n    ### BEGIN SOLUTION\n    y = x + 1\n    return y\n"
+              "    ### END SOLUTION\n\nprint('after')")
+    stripped, regions = make_student.strip_solutions(source)
+    assert regions == 1
+    assert stripped == (f"def f(x):\n    \"\"\"Doc.\"\"\"\n    {make_student.STUB}\n\nprint('after')")
+    compile(stripped, "<cell>", "exec")  # still valid Python
+
+
+@pytest.mark.parametrize("source, message", [
+    ("### BEGIN SOLUTION\nx = 1", "has no `### END SOLUTION`"),
+    ("x = 1\n### END SOLUTION", "without a `### BEGIN SOLUTION`"),
+    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION", "a second"),
+    ("## BEGIN SOLUTION\nx = 1\n### END SOLUTION", "looks like a solution marker"),
+])
+def test_unbalanced_markers_are_reported(source, message):
+    make_student = load_script(MAKE_STUDENT)
+    with pytest.raises(make_student.MarkerError, match=message):
+        make_student.strip_solutions(source, where="nb.ipynb, cell 3")
+
+
+def test_make_student_stops_on_an_unbalanced_notebook(tmp_path):
+    cell = nbformat.v4.new_code_cell("def f():\n    ### BEGIN SOLUTION\n    return 1")
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    path = tmp_path / "broken.ipynb"
+    nbformat.write(nb, path)
+    result = subprocess.run([sys.executable, str(MAKE_STUDENT), str(path), "--out", str(tmp_path / "student")],
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "broken.ipynb, cell 0, line 2" in result.stderr and "### END SOLUTION" in result.stderr
+    assert not (tmp_path / "student" / "broken.ipynb").exists()
+
+
+# ----------------------------------------------------------------------------
+# inserting the new exercises
+
+@pytest.fixture(scope="module")
+def inserted_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("instructor")
+    result = subprocess.run([sys.executable, str(INSERT), "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def student_dir(inserted_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("student")
+    result = subprocess.run([sys.executable, str(MAKE_STUDENT), *sorted(map(str, inserted_dir.glob("*.ipynb"))),
+                             "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_insert_writes_what_it_inserts_in_memory(inserted_dir):
+    script = load_script(INSERT)
+    for name in {e.notebook for e in script.EXERCISES}:
+        written = nbformat.read(inserted_dir / name, as_version=4)
+        assert [c.source for c in written.cells] == [c.source for c in INSTRUCTOR[name].cells]
+        nbformat.validate(written)
+
+
+def test_insert_is_idempotent(inserted_dir):
+    before = {path.name: path.read_bytes() for path in inserted_dir.glob("*.ipynb")}
+    result = subprocess.run([sys.executable, str(INSERT), "--notebooks", str(inserted_dir)],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("nothing to insert") == len(before)
+    assert {path.name: path.read_bytes() for path in inserted_dir.glob("*.ipynb")} == before
+
+
+def test_each_new_exercise_sits_right_after_its_anchor():
+    script = load_script(INSERT)
+    for exercise in script.EXERCISES:
+        cells = INSTRUCTOR[exercise.notebook].cells
+        at = next(i for i, c in enumerate(cells) if c.cell_type == "code" and f"def {exercise.function}(" in c.source)
+        assert cells[at - 1].cell_type == "markdown" and cells[at - 1].source == exercise.explain
+        assert any(anchor in cells[at - 2].source for anchor in exercise.after)
+        assert f"exercises.check_{exercise.function}({exercise.function})" in cells[at + 1].source
+
+
+def test_insert_names_a_missing_anchor(tmp_path):
+    for name in {e.notebook for e in load_script(INSERT).EXERCISES}:
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), tmp_path / name)
+    result = subprocess.run([sys.executable, str(INSERT), "--notebooks", str(tmp_path)],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 1
+    assert re.search(r"no cell contains any of \[.*\], the places `\w+` goes after", result.stderr)
+
+
+# ----------------------------------------------------------------------------
+# the notebooks' exercises
+
+def code_cells(nb):
+    return [cell for cell in nb.cells if cell.cell_type == "code"]
+
+
+@pytest.mark.parametrize("name", INSTRUCTOR)
+def test_student_notebook_has_no_solutions_and_no_outputs(name, student_dir):
+    instructor = INSTRUCTOR[name]
+    student = nbformat.read(student_dir / name, as_version=4)
+    assert len(student.cells) == len(instructor.cells)
+    regions = sum(cell.source.count("### BEGIN SOLUTION") for cell in code_cells(instructor))
+    stubs = 0
+    for cell in code_cells(student):
+        assert "SOLUTION" not in cell.source
+        assert cell.outputs == [] and cell.execution_count is None
+        stubs += cell.source.count('raise NotImplementedError("exercise:')
+    assert stubs == regions
+
+
+def is_import_cell(source):
+    lines = [line for line in source.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return bool(lines) and all(line.startswith(("import ", "from ")) for line in lines)
+
+
+def exercises_of(nb):
+    """(index of the exercise cell, checker name, function name) for each exercise of a notebook."""
+    cells = nb.cells
+    found = []
+    for i, cell in enumerate(cells):
+        if cell.cell_type != "code" or "### BEGIN SOLUTION" not in cell.source:
+            continue
+        check = next(c for c in cells[i + 1:] if c.cell_type == "code")
+        match = re.search(r"exercises\.(check_\w+)\((\w+)\)", check.source)
+        assert match, f"cell {i} is an exercise, but the next code cell calls no checker"
+        found.append((i, match.group(1), match.group(2)))
+    return found
+
+
+EXPECTED_EXERCISES = {
+    "01_language_modeling.ipynb": ["check_shift_by_one", "check_bigram_counts", "check_cross_entropy",
+                                   "check_count_ngrams", "check_add_k_prob", "check_embed", "check_sample_next",
+                                   "check_sample_loop"],
+    "02_tokenization.ipynb": ["check_pair_counts", "check_merge", "check_most_frequent_pair", "check_encode",
+                              "check_decode", "check_split_special"],
+}
+
+
+@pytest.mark.parametrize("name", EXPECTED_EXERCISES)
+def test_notebook_has_its_exercises(name):
+    assert [checker for _, checker, _ in exercises_of(INSTRUCTOR[name])] == EXPECTED_EXERCISES[name]
+
+
+def test_every_checker_has_an_exercise_in_a_notebook():
+    used = {checker for nb in INSTRUCTOR.values() for _, checker, _ in exercises_of(nb)}
+    assert used == set(exercises.CHECKERS)
+
+
+ALL_EXERCISES = [(name, *exercise) for name, nb in INSTRUCTOR.items() for exercise in exercises_of(nb)]
+
+
+@pytest.mark.parametrize("name, index, checker, function", ALL_EXERCISES,
+                         ids=[f"{name.removesuffix('.ipynb')}-{function}" for name, _, _, function in ALL_EXERCISES])
+def test_exercise_fails_as_stub_and_passes_as_solved(name, index, checker, function, student_dir, capsys):
+    instructor = INSTRUCTOR[name]
+    student = nbformat.read(student_dir / name, as_version=4)
+    imports = "\n".join(cell.source for cell in code_cells(instructor) if is_import_cell(cell.source))
+    check = getattr(exercises, checker)
+
+    namespace = {}
+    exec(imports, namespace)
+    for earlier, _, _ in exercises_of(instructor):  # a later exercise may call an earlier one's function
+        if earlier < index:
+            exec(instructor.cells[earlier].source, namespace)
+    exec(student.cells[index].source, namespace)
+    with pytest.raises(AssertionError, match=f"`{function}` is not implemented yet"):
+        check(namespace[function])
+
+    exec(instructor.cells[index].source, namespace)
+    check(namespace[function])
+    assert f"✓ {checker}:" in capsys.readouterr().out
