@@ -1,31 +1,32 @@
-"""Build every slide deck in slides/ into one self-contained HTML file each.
+"""Build the slide decks in slides/ into one self-contained HTML file each.
 
-    python scripts/build_slides.py          # slides/build/<deck>.html for every slides/*.md
-    python scripts/build_slides.py --pdf    # and slides/build/<deck>.pdf (needs Chromium)
+    python scripts/build_slides.py              # every deck: slides/build/<deck>.html
+    python scripts/build_slides.py --deck 01    # one deck, by number or file name (01_language_modeling)
+    python scripts/build_slides.py --pdf        # and slides/build/<deck>.pdf (needs Chromium)
+    python scripts/build_slides.py --force      # redraw every figure, even those the cache would reuse
 
 What a build does:
-1. Redraws every figure the decks show, from minillm's own plotting code
-   (the FIGURES table below), into slides/figures/. A deck may show only
-   figures from that table, so a slide never shows a picture the package can
-   no longer draw. The data behind them is the Shakespeare corpus, a counting
-   bigram model and a tiny GPT trained for a few seconds, all seeded, and for
-   the tokenization deck a BPE trained on the corpus and GPT-2's vocabulary.
-2. Installs Marp, pinned in slides/package-lock.json, with `npm ci` when
+1. Checks every deck's image references before any work: the deck
+   slides/NN_<module>.md may show only figures/<name>.png for a <name> in the
+   DECK_FIGURES of minillm/plots/<module>.py, so a slide never shows a picture
+   the package can no longer draw.
+2. Draws those figures into slides/figures/ from minillm's own plotting code
+   (minillm.plots.decks). A figure whose code, data and settings are unchanged
+   since it was last drawn is reused; the build says which.
+3. Installs Marp, pinned in slides/package-lock.json, with `npm ci` when
    slides/node_modules/ is missing or older than the lock file.
-3. Renders each deck with Marp. Marp inlines its CSS and draws math as inline
-   SVG, but keeps images as links to files; so each deck is first copied to a
-   temporary file whose figures are base64 `data:` URIs. The HTML then opens
-   offline on its own, e.g. sent by mail or opened from a USB stick.
-
-Figures are computed once per build and shared by all decks.
+4. Renders each deck with Marp and the course theme, slides/theme/minillm.css.
+   Marp inlines its CSS and draws math as inline SVG, but keeps images as links
+   to files; so each deck is first copied to a temporary file whose figures
+   are base64 `data:` URIs. The HTML then opens offline on its own, e.g. sent
+   by mail or opened from a USB stick. Speaker notes (HTML comments in a
+   slide) show in the presenter view: press `p` in the HTML.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
-import functools
-import math
 import os
 import re
 import shutil
@@ -33,202 +34,27 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import matplotlib
 
 matplotlib.use("Agg")  # draw to files, never to a window; must precede importing pyplot
 
-import matplotlib.pyplot as plt  # noqa: E402
-import regex  # noqa: E402
-import tiktoken  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from minillm import plots  # noqa: E402
-from minillm.bigram import BigramModel, bigram_counts  # noqa: E402
-from minillm.bpe import GPT2_PATTERN, BPETokenizer, bytes_per_token, merge_usage  # noqa: E402
-from minillm.data import Corpus, shakespeare  # noqa: E402
-from minillm.model import GPT, GPTConfig  # noqa: E402
-from minillm.tiktoken_bridge import gpt2_encoding, to_tiktoken  # noqa: E402
-from minillm.tokenizer import CharTokenizer  # noqa: E402
-from minillm.train import train  # noqa: E402
+from minillm.errors import MinillmError  # noqa: E402
+from minillm.plots import decks as deck_figures  # noqa: E402
+from minillm.plots.sources import Sources  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SLIDES = ROOT / "slides"
 FIGURE_DIR = SLIDES / "figures"
+THEME_DIR = SLIDES / "theme"
 BUILD_DIR = SLIDES / "build"
 MARP = SLIDES / "node_modules" / ".bin" / "marp"
-DPI = 200  # figures are shown up to ~1200 px wide; 200 dpi keeps text sharp when projected
 MIN_NODE = 18  # Marp CLI 4 needs Node.js 18 or newer
 
 
 class BuildError(Exception):
     """A problem the user can fix; main() prints it without a traceback."""
-
-
-# ----------------------------------------------------------------------------
-# what the figures are computed from
-
-# Text the figures show; the test corpus in tests/test_slides.py contains them.
-SHIFT_TEXT = "To be, or not"
-LOSS_TEXT = "But soft, what light"
-PROMPT = "To b"  # autoregressive_steps.png starts from this
-TEMPERATURE_CONTEXT = "t"  # temperatures.png: the distribution of the character after this one
-# M2: shown under the character tokenizer too, so every character must occur in the corpus
-TOKENS_TEXT = "But, soft! What light through yonder window breaks?"
-MODERN_TEXT = "The GPU finished training in 42 minutes."
-PRETOKEN_TEXT = "  I'll pay 300 ducats, won't you?"
-UTF8_TEXT = "Café \U0001F600"         # ASCII, an accented letter and an emoji: 1, 2 and 4 bytes
-MERGE_TEXT = "banana bandana banana"  # the merge loop step by step, with two ties
-ODD_TEXTS = {"digits": " 12345 + 678 = 13023", "indentation": "    return x",
-             "French": "Ça coûte 10 €.", "Russian": "Привет, мир"}
-BPE_VOCAB_SIZE = 4096  # the course BPE behind the M2 figures: 4-10 s to train on two cores
-COMPRESSION_SIZES = (257, 512, 1024, 2048, 4096)  # 257: the bytes and <|endoftext|>, no merges
-
-
-@dataclass
-class FigureData:
-    """What the data-driven figures are computed from, built once per build."""
-
-    tokenizer: CharTokenizer
-    train_ids: torch.Tensor  # the training text as token ids, (N,)
-    val_ids: torch.Tensor    # the validation text as token ids
-    counts: torch.Tensor     # bigram counts of the training text, (V, V)
-    train_steps: int         # optimizer steps of the tiny GPT behind training_curve.png
-    corpus: Corpus           # the text itself, for the tokenizer figures
-    bpe_vocab_size: int = BPE_VOCAB_SIZE
-
-    # The members below are computed on first use, so a build that doesn't draw
-    # their figures doesn't pay for them.
-
-    @functools.cached_property
-    def bigram(self) -> BigramModel:
-        return BigramModel(self.counts, alpha=1.0)
-
-    @functools.cached_property
-    def bpe(self) -> BPETokenizer:
-        """A byte-level BPE trained on the training text (fewer tokens if the text runs out of pairs)."""
-        return BPETokenizer.train(self.corpus.train, self.bpe_vocab_size)
-
-    @functools.cached_property
-    def gpt2(self) -> tiktoken.Encoding:
-        """GPT-2's tokenizer; fetched once (see minillm.tiktoken_bridge), DataError if it can't be."""
-        return gpt2_encoding()
-
-    def labels(self) -> list[str]:
-        """The vocabulary as tick labels that show whitespace."""
-        return [{" ": "␣", "\n": "\\n"}.get(c, c) for c in self.tokenizer.chars]
-
-
-def figure_data(corpus: Corpus, train_steps: int = 300, bpe_vocab_size: int = BPE_VOCAB_SIZE) -> FigureData:
-    """Tokenize `corpus` by character and count its bigrams.
-
-    300 steps of the tiny GPT take about 5 s on two CPU cores; tests pass fewer.
-    """
-    tok = CharTokenizer.from_text(corpus.train + corpus.val)
-    train_ids = torch.tensor(tok.encode(corpus.train))
-    val_ids = torch.tensor(tok.encode(corpus.val))
-    return FigureData(tok, train_ids, val_ids, bigram_counts(train_ids, tok.vocab_size), train_steps,
-                      corpus, bpe_vocab_size)
-
-
-# ----------------------------------------------------------------------------
-# the figures: file name -> function of FigureData returning a Figure
-
-def fig_token_losses(data: FigureData) -> Figure:
-    ids = torch.tensor(data.tokenizer.encode(LOSS_TEXT))
-    losses = -data.bigram.probs[ids[:-1], ids[1:]].log()  # -log P(next | current), one per target
-    return plots.plot_token_losses(LOSS_TEXT, losses.tolist(), baseline=math.log(data.tokenizer.vocab_size))
-
-
-def fig_training_curve(data: FigureData) -> Figure:
-    """A tiny GPT trained for a few seconds against the uniform and bigram baselines."""
-    torch.manual_seed(0)
-    model = GPT(GPTConfig(vocab_size=data.tokenizer.vocab_size, block_size=32, n_layer=2, n_head=4, n_embd=64))
-    # on a busy machine (CI, a shared server) train() takes fewer threads: see minillm/device.py
-    history = train(model, data.train_ids, data.val_ids, max_iters=data.train_steps, batch_size=16,
-                    learning_rate=3e-3, warmup_iters=min(20, data.train_steps // 5 + 1),
-                    eval_interval=max(1, data.train_steps // 6), eval_iters=5, device="cpu", seed=1337,
-                    progress=False)
-    baselines = {"uniform guess, log V": math.log(data.tokenizer.vocab_size),
-                 "bigram counts": data.bigram.loss(data.val_ids)}
-    return plots.plot_history(history, baselines,
-                              title=f"A {model.num_params() / 1e3:.0f}K-parameter GPT, "
-                                    f"{data.train_steps} steps on a CPU")
-
-
-def fig_autoregressive_steps(data: FigureData, n_steps: int = 4, seed: int = 3) -> Figure:
-    """Sample from the bigram model one character at a time, recording each step's top choices."""
-    generator = torch.Generator().manual_seed(seed)
-    chars, probs = data.tokenizer.chars, data.bigram.probs.float()
-    last, steps = data.tokenizer.encode(PROMPT)[-1], []
-    for _ in range(n_steps):
-        p = probs[last]
-        top = p.topk(3)
-        picked = torch.multinomial(p, 1, generator=generator).item()
-        steps.append(([(chars[i], v) for v, i in zip(top.values.tolist(), top.indices.tolist())], chars[picked]))
-        last = picked
-    return plots.plot_autoregressive_steps(PROMPT, steps)
-
-
-def fig_temperatures(data: FigureData) -> Figure:
-    logits = data.bigram.probs[data.tokenizer.stoi[TEMPERATURE_CONTEXT]].log()  # log-probs are logits
-    return plots.plot_temperatures(logits, data.labels(), temperatures=(0.5, 1.0, 2.0), top=10)
-
-
-def fig_token_boundaries(data: FigureData, text: str) -> Figure:
-    """`text` under the character tokenizer, the BPE trained on the corpus, and GPT-2."""
-    return plots.plot_tokens({f"characters ({data.tokenizer.vocab_size})": plots.token_pieces(data.tokenizer, text),
-                              f"BPE trained here ({data.bpe.vocab_size:,})": plots.token_pieces(data.bpe, text),
-                              f"GPT-2 ({data.gpt2.n_vocab:,})": plots.token_pieces(data.gpt2, text)})
-
-
-def fig_pretokens(data: FigureData) -> Figure:
-    """One sentence as GPT-2's regex cuts it, then as two BPEs tokenize it: no token crosses a cut."""
-    text = PRETOKEN_TEXT
-    return plots.plot_tokens({"GPT-2 regex pre-tokens": regex.findall(GPT2_PATTERN, text),
-                              f"BPE trained here ({data.bpe.vocab_size:,})": plots.token_pieces(data.bpe, text),
-                              f"GPT-2 ({data.gpt2.n_vocab:,})": plots.token_pieces(data.gpt2, text)},
-                             unit="pieces")
-
-
-def fig_vocabulary_returns(data: FigureData) -> Figure:
-    """Side by side, on the held-out works: bytes per token as the course BPE grows (GPT-2 for
-    reference), and how often each of its merges fires."""
-    text = data.corpus.val
-    sizes = [v for v in COMPRESSION_SIZES if v <= data.bpe.vocab_size]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10.5, 3.9), layout="constrained")
-    # exported to tiktoken: the same ids as minillm's encoder, several times faster
-    plots.plot_compression(sizes, [bytes_per_token(to_tiktoken(data.bpe.with_vocab_size(v)), text) for v in sizes],
-                           {"GPT-2": (data.gpt2.n_vocab, bytes_per_token(data.gpt2, text))}, ax=left)
-    left.set_xlim(2 ** 7.6, 2 ** 17.4)  # room for the label beside GPT-2's point
-    plots.plot_merge_usage(merge_usage(data.bpe, text), ax=right,
-                           title=f"The merges of the BPE trained here ({data.bpe.vocab_size:,})")
-    return fig
-
-
-FIGURES: dict[str, Callable[[FigureData], Figure]] = {
-    "llm_lifecycle.png": lambda data: plots.plot_llm_lifecycle(),
-    "shift_by_one.png": lambda data: plots.plot_shift_by_one(SHIFT_TEXT),
-    "token_losses.png": fig_token_losses,
-    "bigram_counts.png": lambda data: plots.plot_bigram_counts(data.counts, data.labels(), top=20),
-    "training_curve.png": fig_training_curve,
-    "perplexity.png": lambda data: plots.plot_perplexity(),
-    "autoregressive_steps.png": fig_autoregressive_steps,
-    "temperatures.png": fig_temperatures,
-    # M2: tokenization
-    "utf8_bytes.png": lambda data: plots.plot_utf8_bytes(UTF8_TEXT),
-    "bpe_merges.png": lambda data: plots.plot_bpe_merges(MERGE_TEXT, n_merges=4, top=2, title=None),
-    "token_boundaries.png": lambda data: fig_token_boundaries(data, TOKENS_TEXT),
-    "token_boundaries_modern.png": lambda data: fig_token_boundaries(data, MODERN_TEXT),
-    "pretokens.png": fig_pretokens,
-    "odd_splits.png": lambda data: plots.plot_tokens({label: plots.token_pieces(data.gpt2, text)
-                                                      for label, text in ODD_TEXTS.items()}, title="GPT-2"),
-    "vocabulary_returns.png": fig_vocabulary_returns,
-}
 
 
 # ----------------------------------------------------------------------------
@@ -238,8 +64,15 @@ FIGURES: dict[str, Callable[[FigureData], Figure]] = {
 IMAGE = re.compile(r"!\[([^\]]*)\]\(\s*([^)\s]+)\s*\)")
 
 
-def decks() -> list[Path]:
-    return sorted(SLIDES.glob("*.md"))
+def decks(select: str | None = None) -> list[Path]:
+    """The decks in slides/, or the one `select` names by number ("01") or file stem."""
+    found = sorted(SLIDES.glob("[0-9]*_*.md"))
+    if select is None:
+        return found
+    chosen = [d for d in found if select in (d.stem, d.stem.split("_")[0], deck_figures.module_name(d))]
+    if not chosen:
+        raise BuildError(f"no deck {select!r} in {SLIDES}: choose one of {[d.stem for d in found]}")
+    return chosen
 
 
 def figure_refs(markdown: str) -> list[str]:
@@ -252,29 +85,41 @@ def figure_refs(markdown: str) -> list[str]:
 
 
 def check_refs(deck: Path) -> list[str]:
-    """The figure names a deck uses; BuildError for any image not drawn by FIGURES."""
+    """The figure names a deck shows; BuildError for any image its plotting module does not draw."""
+    try:
+        module = deck_figures.deck_module(deck)
+    except deck_figures.DeckError as e:
+        raise BuildError(str(e)) from None
     names, bad = [], []
     for ref in figure_refs(deck.read_text(encoding="utf-8")):
-        name = ref.removeprefix("figures/")
-        if ref.startswith("figures/") and name in FIGURES:
+        name = ref.removeprefix("figures/").removesuffix(".png")
+        if ref == f"figures/{name}.png" and name in module.DECK_FIGURES:
             names.append(name)
         else:
             bad.append(ref)
     if bad:
         raise BuildError(f"{deck.name} shows images the build does not draw: {', '.join(bad)}. "
-                         f"Decks may show only figures/<name> with <name> one of {sorted(FIGURES)}; "
-                         "add a function to FIGURES in scripts/build_slides.py for a new one.")
-    return names
+                         f"It may show only figures/<name>.png with <name> one of {sorted(module.DECK_FIGURES)}; "
+                         f"for a new figure, add a recipe to DECK_FIGURES in {module.__name__.replace('.', '/')}.py")
+    return list(dict.fromkeys(names))
 
 
-def draw_figures(names: list[str], data: FigureData, out_dir: Path = FIGURE_DIR) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name in names:
-        t0 = time.perf_counter()
-        fig = FIGURES[name](data)
-        fig.savefig(out_dir / name, dpi=DPI, bbox_inches="tight", facecolor="white")
-        plt.close(fig)
-        print(f"  figure {name} ({time.perf_counter() - t0:.1f} s)", flush=True)
+BUILTIN_THEMES = ("default", "gaia", "uncover")  # Marp's own
+
+
+def check_theme(deck: Path, theme_dir: Path = THEME_DIR) -> str:
+    """The theme a deck's front matter names; BuildError unless slides/theme/ or Marp has it.
+
+    (Marp itself falls back to its default theme without a word.)
+    """
+    front = re.match(r"---\n(.*?)\n---", deck.read_text(encoding="utf-8"), re.S)
+    name = re.search(r"^theme:\s*(\S+)", front.group(1), re.M) if front else None
+    ours = [m.group(1) for css in sorted(theme_dir.glob("*.css"))
+            for m in [re.search(r"@theme\s+(\S+)", css.read_text(encoding="utf-8"))] if m]
+    if name is None or name.group(1) not in (*ours, *BUILTIN_THEMES):
+        raise BuildError(f"{deck.name} must name a theme in its front matter, e.g. `theme: minillm`; "
+                         f"themes in {theme_dir}: {ours}")
+    return name.group(1)
 
 
 def inline_figures(markdown: str, figure_dir: Path = FIGURE_DIR) -> str:
@@ -284,6 +129,51 @@ def inline_figures(markdown: str, figure_dir: Path = FIGURE_DIR) -> str:
         return f"![{m.group(1)}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
 
     return IMAGE.sub(data_uri, markdown)
+
+
+# Marp's directives, which HTML comments may also hold; every other comment is a speaker note
+DIRECTIVES = {"theme", "style", "headingDivider", "lang", "math", "title", "description", "author", "image",
+              "keywords", "url", "marp", "size", "paginate", "header", "footer", "class", "backgroundColor",
+              "backgroundImage", "backgroundPosition", "backgroundRepeat", "backgroundSize", "color"}
+COMMENT = re.compile(r"<!--(.*?)-->", re.S)
+FENCE = re.compile(r"^(```|~~~)")
+
+
+def slide_texts(markdown: str) -> list[str]:
+    """The deck's slides as Markdown: split at `---` lines outside code blocks, front matter dropped.
+
+    >>> [s.strip() for s in slide_texts("---\\nmarp: true\\n---\\n\\n# A\\n\\n---\\n\\n# B\\n")]
+    ['# A', '# B']
+    """
+    lines = markdown.splitlines()
+    if lines and lines[0] == "---":  # front matter: up to the next ---
+        lines = lines[lines.index("---", 1) + 1:]
+    slides, current, in_code = [], [], False
+    for line in lines:
+        if FENCE.match(line.strip()):
+            in_code = not in_code
+        if line.strip() == "---" and not in_code:
+            slides.append("\n".join(current) + "\n")
+            current = []
+        else:
+            current.append(line)
+    slides.append("\n".join(current) + "\n")
+    return slides
+
+
+def speaker_notes(slide: str) -> list[str]:
+    """The notes of one slide: its HTML comments that are not Marp directives such as `_class: title`.
+
+    >>> speaker_notes("<!-- _class: title -->\\n# Hi\\n<!--\\nSay hello.\\n-->")
+    ['Say hello.']
+    """
+    notes = []
+    for m in COMMENT.finditer(slide):
+        text = m.group(1).strip()
+        keys = [re.match(r"_?(\w+)\s*:", line) for line in text.splitlines()]
+        if not (keys and all(k and k.group(1) in DIRECTIVES for k in keys)):
+            notes.append(text)
+    return notes
 
 
 # Anything that makes a browser fetch a resource from the network.
@@ -340,7 +230,9 @@ def find_chromium() -> str:
 
 
 def marp(markdown: Path, output: Path, pdf: bool = False, browser: str | None = None) -> None:
-    cmd = [str(MARP), str(markdown), "-o", str(output), "--no-stdin", "--no-config-file"]
+    """Render one deck with the course theme (--theme-set: the decks say `theme: minillm`)."""
+    cmd = [str(MARP), str(markdown), "-o", str(output), "--no-stdin", "--no-config-file",
+           "--theme-set", str(THEME_DIR)]
     if pdf:
         cmd += ["--pdf", "--browser-path", browser]
     result = subprocess.run(cmd, cwd=SLIDES, capture_output=True, text=True)
@@ -350,27 +242,46 @@ def marp(markdown: Path, output: Path, pdf: bool = False, browser: str | None = 
 
 # ----------------------------------------------------------------------------
 
-def build(pdf: bool = False) -> list[Path]:
-    """Build every deck; returns the files written."""
+def draw_figures(used: dict[Path, list[str]], sources: Sources, force: bool = False) -> None:
+    """Draw (or reuse) the figures each deck shows, from its plotting module."""
+    owner: dict[str, str] = {}  # figure name -> the module that draws it
+    for deck, names in used.items():
+        module = deck_figures.module_name(deck)
+        for name in names:
+            if owner.setdefault(name, module) != module:
+                raise BuildError(f"the modules {owner[name]} and {module} both draw a figure {name!r}; both would be "
+                                 f"saved as figures/{name}.png: rename one")
+    for deck, names in used.items():
+        print(f"{deck.name}: {len(names)} figures into {FIGURE_DIR.relative_to(ROOT)}/", flush=True)
+        _, reused = deck_figures.draw(names, deck_figures.deck_module(deck), sources, FIGURE_DIR, force=force)
+        if reused:
+            print(f"  reused {len(reused)} unchanged: {', '.join(reused)}", flush=True)
+
+
+def build(select: str | None = None, pdf: bool = False, force: bool = False) -> list[Path]:
+    """Build every deck, or the one `select` names; returns the files written."""
     t_start = time.perf_counter()
-    all_decks = decks()
-    if not all_decks:
-        raise BuildError(f"no decks: {SLIDES} has no *.md files")
-    used = {deck: check_refs(deck) for deck in all_decks}  # fail on a bad reference before any work
+    chosen = decks(select)
+    if not chosen:
+        raise BuildError(f"no decks: {SLIDES} has no NN_<module>.md files")
+    used = {deck: check_refs(deck) for deck in chosen}  # fail on a bad reference before any work
+    for deck in chosen:
+        check_theme(deck)
     browser = find_chromium() if pdf else None
     ensure_marp()
-
-    names = sorted({name for refs in used.values() for name in refs})
-    print(f"drawing {len(names)} figures into {FIGURE_DIR.relative_to(ROOT)}/", flush=True)
-    draw_figures(names, figure_data(shakespeare()))
+    draw_figures(used, Sources(), force=force)
 
     BUILD_DIR.mkdir(exist_ok=True)
     written = []
-    for i, deck in enumerate(all_decks, 1):
+    for i, deck in enumerate(chosen, 1):
         t0 = time.perf_counter()
+        markdown = deck.read_text(encoding="utf-8")
+        silent = [k for k, slide in enumerate(slide_texts(markdown), 1) if not speaker_notes(slide)]
+        if silent:
+            print(f"  note: {deck.name} slides {silent} have no speaker notes", flush=True)
         with tempfile.TemporaryDirectory(prefix="minillm-slides-") as tmp:
             inlined = Path(tmp) / deck.name
-            inlined.write_text(inline_figures(deck.read_text(encoding="utf-8")), encoding="utf-8")
+            inlined.write_text(inline_figures(markdown), encoding="utf-8")
             outputs = [BUILD_DIR / f"{deck.stem}.html"] + ([BUILD_DIR / f"{deck.stem}.pdf"] if pdf else [])
             for out in outputs:
                 marp(inlined, out, pdf=out.suffix == ".pdf", browser=browser)
@@ -378,20 +289,22 @@ def build(pdf: bool = False) -> list[Path]:
         if loads:
             raise BuildError(f"{outputs[0].name} would load resources from the network: {loads[:3]}")
         sizes = ", ".join(f"{out.relative_to(ROOT)} ({out.stat().st_size / 1e6:.1f} MB)" for out in outputs)
-        print(f"[{i}/{len(all_decks)}] {deck.name}: {len(used[deck])} figures -> {sizes} "
+        print(f"[{i}/{len(chosen)}] {deck.name}: {len(used[deck])} figures -> {sizes} "
               f"in {time.perf_counter() - t0:.1f} s", flush=True)
         written += outputs
-    print(f"built {len(all_decks)} deck(s) in {time.perf_counter() - t_start:.1f} s")
+    print(f"built {len(chosen)} deck(s) in {time.perf_counter() - t_start:.1f} s")
     return written
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--deck", metavar="DECK", help="build only this deck: its number (01) or file stem")
     parser.add_argument("--pdf", action="store_true", help="also write PDFs (needs Chromium)")
+    parser.add_argument("--force", action="store_true", help="redraw every figure, ignoring the cache")
     args = parser.parse_args(argv)
     try:
-        build(pdf=args.pdf)
-    except BuildError as e:
+        build(args.deck, pdf=args.pdf, force=args.force)
+    except (BuildError, MinillmError) as e:  # e.g. GPT-2's vocabulary could not be fetched
         print(f"build_slides: error: {e}", file=sys.stderr)
         return 1
     return 0

@@ -1,5 +1,9 @@
 """Smoke tests for minillm.plots: each function draws a Figure; worked examples where a picture has a known answer."""
 
+import json
+import re
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -10,7 +14,12 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from minillm import plots  # noqa: E402
 from minillm.bpe import BPETokenizer  # noqa: E402
+from minillm.errors import DataError  # noqa: E402
+from minillm.plots import style  # noqa: E402
+from minillm.tiktoken_bridge import gpt2_encoding, to_tiktoken  # noqa: E402
 from minillm.tokenizer import CharTokenizer  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _texts(fig: Figure) -> list[str]:
@@ -40,7 +49,42 @@ def test_token_pieces_works_for_any_tokenizer():
     bpe = BPETokenizer.train("low lower lowest " * 10, vocab_size=262)
     pieces = plots.token_pieces(bpe, "lowest \U0001F600")
     assert "".join(pieces[:3]) == "lowest"
-    assert pieces[-4:] == ["\ufffd"] * 4  # four bytes, none a whole character on its own
+    assert pieces[-4:] == ["<f0>", "<9f>", "<98>", "<80>"]  # four bytes, none a whole character on its own
+
+
+CAFE = "Café \U0001F600"  # é is c3 a9, the emoji f0 9f 98 80
+
+
+def _byte_tokenizers():
+    """A minillm BPE and tiktoken encodings that cut CAFE inside characters."""
+    bytes_only = BPETokenizer([])  # no merges: every byte is a token
+    yield "minillm BPE, bytes only", bytes_only, ["C", "a", "f", "<c3>", "<a9>", " ", "<f0>", "<9f>", "<98>", "<80>"]
+    yield "tiktoken, bytes only", to_tiktoken(bytes_only), ["C", "a", "f", "<c3>", "<a9>", " ", "<f0>", "<9f>", "<98>",
+                                                            "<80>"]
+    merged = BPETokenizer.train("Café café " * 20, vocab_size=257, special_tokens=())  # one merge: c3+a9, é
+    yield "minillm BPE, é merged", merged, ["C", "a", "f", "é", " ", "<f0>", "<9f>", "<98>", "<80>"]
+    try:
+        yield "GPT-2", gpt2_encoding(), ["C", "af", "é", " <f0><9f><98>", "<80>"]
+    except DataError:  # its vocabulary could not be fetched here
+        pass
+
+
+@pytest.mark.parametrize("label, tok, expected", list(_byte_tokenizers()), ids=[t[0] for t in _byte_tokenizers()])
+def test_a_partial_character_shows_as_hex_bytes_and_whole_ones_as_text(label, tok, expected):
+    assert plots.token_pieces(tok, CAFE) == expected
+    view = plots.show_tokens(tok, CAFE).data
+    for piece in expected:
+        assert f">{piece.replace('<', '&lt;').replace('>', '&gt;').replace(' ', '·')}</span>" in view
+    assert "\ufffd" not in view
+    texts = _texts(plots.plot_tokens({label: plots.token_pieces(tok, CAFE)}))
+    assert [t for t in texts if "<" in t] == [p.replace(" ", "␣") for p in expected if "<" in p]
+
+
+def test_token_text_turns_only_undecodable_bytes_into_hex():
+    assert plots.token_text("é😀".encode()) == "é😀"
+    assert plots.token_text(b"ab\xc3") == "ab<c3>"
+    assert plots.token_text(b"\xa9 and \xff") == "<a9> and <ff>"
+    assert plots.token_text(b"") == ""
 
 
 def test_plot_tokens_draws_one_row_per_tokenization_with_its_count():
@@ -77,3 +121,55 @@ def test_plot_loss_per_byte_scales_each_run_by_its_tokens_per_byte():
     assert [list(line.get_ydata()) for line in per_byte.lines] == [[4.0, 2.5], [2.0, 1.25]]
     assert "nats per byte" in per_byte.get_ylabel()
     assert [t.get_text() for t in per_byte.get_legend().get_texts()][1] == "BPE (0.25 tokens per byte)"
+
+
+# ----------------------------------------------------------------------------
+# the package: one plotting module per course module, one look
+
+def test_every_plots_name_the_notebooks_and_scripts_use_exists():
+    used = set()
+    for path in [*ROOT.glob("notebooks/*.ipynb"), *ROOT.glob("scripts/*.py"), *ROOT.glob("benchmarks/*.py"),
+                 *ROOT.glob("minillm/**/*.py")]:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".ipynb":
+            text = "\n".join("".join(cell["source"]) for cell in json.loads(text)["cells"])
+        used |= set(re.findall(r"(?<![\w.])plots\.([A-Za-z_]\w*)", text))  # plots.x, not minillm.plots.x
+    assert {"plot_history", "show_tokens", "token_pieces", "LiveLossPlot"} <= used
+    assert not [name for name in used if not hasattr(plots, name)]
+
+
+def test_course_modules_are_reexported_by_convention():
+    for name in plots.COURSE_MODULES:
+        module = getattr(plots, name)
+        public = [n for n, v in vars(module).items() if callable(v) and getattr(v, "__module__", "") == module.__name__
+                  and not n.startswith(("_", "deck_"))]
+        assert public and all(getattr(plots, n) is getattr(module, n) for n in public)
+    assert not hasattr(plots, "deck_token_boundaries") and not hasattr(plots, "DECK_FIGURES")
+
+
+def test_plots_use_the_course_font_sizes_and_leave_global_settings_alone():
+    before = dict(matplotlib.rcParams)
+    from minillm.train import History
+
+    fig = plots.plot_history(History(eval_steps=[0, 1], train_loss=[2.0, 1.0], val_loss=[2.1, 1.2]))
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    assert {t.get_fontsize() for t in ax.get_xticklabels()} == {style.NORMAL}
+    assert ax.title.get_fontsize() == style.LARGE
+    assert dict(matplotlib.rcParams) == before
+
+
+def test_plot_compression_keeps_its_labels_inside_the_axes():
+    # as notebook 02 calls it: the reference far right of the course BPE, no xlim set
+    fig = plots.plot_compression([257, 512, 1024, 2048, 4096], [1.0, 1.9, 2.3, 2.7, 2.9], {"GPT-2": (50257, 3.2)})
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    box, label = ax.get_window_extent(), next(t for t in ax.texts if t.get_text() == "GPT-2")
+    extent = label.get_window_extent()
+    assert box.x0 <= extent.x0 and extent.x1 <= box.x1 and box.y0 <= extent.y0 and extent.y1 <= box.y1
+    # a reference left of the others gets its label on its right
+    fig = plots.plot_compression([512, 1024], [1.9, 2.3], {"tiny": (300, 1.2)})
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    extent = next(t for t in ax.texts if t.get_text() == "tiny").get_window_extent()
+    assert ax.get_window_extent().x0 <= extent.x0 and extent.x1 <= ax.get_window_extent().x1
