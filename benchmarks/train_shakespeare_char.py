@@ -9,7 +9,7 @@ about 3 minutes on a laptop CPU; minillm's bar is val loss <= 1.88.
     python benchmarks/train_shakespeare_char.py            # the CPU preset
     python benchmarks/train_shakespeare_char.py --preset gpu   # on a GPU
     python benchmarks/train_shakespeare_char.py --preset gpu --save-result gpu_preset
-        # and keep the numbers in results/gpu_preset.json (see minillm/results.py), for figures to draw
+        # and keep the numbers in minillm/results/gpu_preset.json (see minillm/results.py), for figures to draw
 """
 
 import argparse
@@ -32,7 +32,7 @@ def main():
     parser.add_argument("--max-iters", type=int, default=None, help="override the preset's steps")
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument("--save-result", metavar="NAME", type=str,
-                        help="write the measurement to results/NAME.json (e.g. gpu_preset) to commit")
+                        help="write the measurement to minillm/results/NAME.json (e.g. gpu_preset) to commit")
     args = parser.parse_args()
     if args.save_result is not None and not results.NAME.fullmatch(args.save_result):
         parser.error(f"--save-result {args.save_result!r}: use lower-case letters, digits and _")

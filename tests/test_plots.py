@@ -173,3 +173,27 @@ def test_plot_compression_keeps_its_labels_inside_the_axes():
     ax = fig.axes[0]
     extent = next(t for t in ax.texts if t.get_text() == "tiny").get_window_extent()
     assert ax.get_window_extent().x0 <= extent.x0 and extent.x1 <= ax.get_window_extent().x1
+
+
+def _rungs():
+    from minillm.ngram import Rung
+
+    losses = {"add-k": [3.3, 2.5, 2.0, 1.7, 1.64, 1.74], "kneser-ney": [3.3, 2.5, 2.0, 1.7, 1.54, 1.49]}
+    return [Rung(n, s, losses[s][n - 1], 10 ** (n + 1), 0.0, None) for n in range(1, 7) for s in losses]
+
+
+def test_plot_ngram_ladder_marks_each_smoothings_best_and_draws_the_gpts_on_both_panels():
+    fig = plots.plot_ngram_ladder(_rungs(), gpts={"gpu preset": (1.28, 10_000_000)})
+    left, right = fig.axes
+    assert sorted(t.get_text() for t in left.texts) == ["1.49", "1.64"]  # the best of each ladder, not the last
+    assert any(line.get_label() == "gpu preset: 1.28" for line in left.lines)
+    assert [list(line.get_ydata()) for line in right.lines][-1] == [10_000_000, 10_000_000]
+    assert right.get_yscale() == "log"
+    assert list(right.lines[0].get_ydata()) == [10 ** (n + 1) for n in range(1, 7)]
+
+
+def test_plot_loss_vs_steps_marks_only_crossings_inside_the_run():
+    fig = plots.plot_loss_vs_steps([0, 100, 200, 300], [4.4, 2.3, 1.9, 1.6],
+                                   {"bigram": 2.5, "5-gram": 1.8, "never": 1.0}, title="t")
+    assert _texts(fig) == ["below at step 300"]  # 2.5: already below at the first point; 1.0: never
+    assert list(fig.axes[0].lines[0].get_xdata()) == [100, 200, 300]  # step 0 left out

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _result(**changes) -> Result:
-    fields = dict(name="bench", values={"val_loss": 1.2345, "steps": 10, "preset": "cpu"},
+    fields = dict(name="bench", values={"val_loss": 1.2345, "steps": 10, "preset": "cpu", "curve": [2.5, 1.75]},
                   produced_by="python benchmarks/bench.py --save-result bench", hardware="CPU (x86_64, 2 cores)",
                   date="2026-11-28", notes="a test")
     return Result(**{**fields, **changes})
@@ -52,7 +52,10 @@ def test_a_missing_file_names_itself_and_the_command_that_writes_it(tmp_path):
     ('{"name": "bench", "values": {"a": 1}, "produced_by": "c", "hardware": "h", "date": "2026-11-28", "x": 1}',
      "unknown fields x"),
     ('{"name": "bench", "values": {}, "produced_by": "c", "hardware": "h", "date": "2026-11-28"}', "'values'"),
-    ('{"name": "bench", "values": {"a": [1]}, "produced_by": "c", "hardware": "h", "date": "2026-11-28"}', "'values'"),
+    ('{"name": "bench", "values": {"a": ["x"]}, "produced_by": "c", "hardware": "h", "date": "2026-11-28"}', "'values'"),
+    ('{"name": "bench", "values": {"a": []}, "produced_by": "c", "hardware": "h", "date": "2026-11-28"}', "'values'"),
+    ('{"name": "bench", "values": {"a": [1, NaN]}, "produced_by": "c", "hardware": "h", "date": "2026-11-28"}',
+     "finite"),
     ('{"name": "bench", "values": {"a": true}, "produced_by": "c", "hardware": "h", "date": "2026-11-28"}',
      "'values'"),
     ('{"name": "bench", "values": {"a": 1}, "produced_by": "", "hardware": "h", "date": "2026-11-28"}',
@@ -67,7 +70,7 @@ def test_a_damaged_file_is_a_clear_error(tmp_path, text, problem):
         results.load("bench", tmp_path)
     message = str(e.value)
     assert str(tmp_path / "bench.json") in message and problem in message
-    assert "git checkout -- results/bench.json" in message
+    assert "git checkout -- minillm/results/bench.json" in message
 
 
 def test_a_damaged_file_names_the_command_it_records(tmp_path):
@@ -86,7 +89,7 @@ def test_save_refuses_what_load_would_refuse(tmp_path, changes):
 
 
 def test_the_committed_results_load_and_are_remade_by_their_producer():
-    committed = sorted((ROOT / "results").glob("*.json"))
+    committed = sorted((ROOT / "minillm" / "results").glob("*.json"))
     assert [p.stem for p in committed] == sorted(results.PRODUCERS)
     for path in committed:
         r = results.load(path.stem)

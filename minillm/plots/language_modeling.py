@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from .. import results
+from ..ngram import Rung
 from ..optim import lr_at
 from ..train import History
 from .sources import Sources
@@ -252,6 +254,78 @@ def plot_autoregressive_steps(prompt: str, steps: Sequence[tuple[Sequence[tuple[
 
 
 # ----------------------------------------------------------------------------
+@styled
+def plot_ngram_ladder(rungs: Sequence[Rung], gpts: dict[str, tuple[float, int]] | None = None, axes=None):
+    """Validation loss against n for each smoothing (left) and what each model stores (right).
+
+    rungs: `minillm.ngram.ladder`'s results. gpts maps a label naming the run to
+    (validation loss, parameters), drawn as horizontal lines on both panels.
+    """
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained", width_ratios=(3, 2))
+    left, right = axes
+    fig = left.figure
+    styles = {"add-k": ("o-", "tab:blue"), "kneser-ney": ("s-", "tab:green")}
+    names = {"add-k": "n-gram, add-k", "kneser-ney": "n-gram, Kneser-Ney"}
+    for smoothing, (marker, color) in styles.items():
+        rows = sorted((r for r in rungs if r.smoothing == smoothing), key=lambda r: r.n)
+        if not rows:
+            continue
+        best = min(rows, key=lambda r: r.val_loss)
+        left.plot([r.n for r in rows], [r.val_loss for r in rows], marker, color=color, label=names[smoothing])
+        above = smoothing == "add-k"  # add-k's best sits above Kneser-Ney's: label it above, the other below
+        left.annotate(f"{best.val_loss:.2f}", (best.n, best.val_loss), textcoords="offset points",
+                      xytext=(0, 9 if above else -9), va="bottom" if above else "top", ha="center", color=color,
+                      fontweight="bold")
+    kn = sorted((r for r in rungs if r.smoothing == "kneser-ney"), key=lambda r: r.n) or sorted(rungs, key=lambda r: r.n)
+    right.plot([r.n for r in kn], [r.table_size for r in kn], "s-", color="dimgray", label="n-gram: counts stored")
+    for i, (label, (loss, params)) in enumerate((gpts or {}).items()):
+        color = f"C{i + 3}"
+        left.axhline(loss, ls="--", lw=1.5, color=color, label=f"{label}: {loss:.2f}")
+        right.axhline(params, ls="--", lw=1.5, color=color)
+    left.set_xlabel("n (history of n - 1 characters)")
+    left.set_ylabel("validation loss (nats per token)")
+    left.set_title("Longer histories help, until sparsity wins")
+    left.set_xticks(sorted({r.n for r in rungs}))
+    left.grid(alpha=0.3)
+    left.legend(fontsize="small", loc="upper right")
+    right.set_yscale("log")
+    right.set_xlabel("n")
+    right.set_ylabel("numbers stored")
+    right.set_title("Counts grow with n; a GPT's\nparameters don't (dashed)")
+    right.set_xticks(sorted({r.n for r in kn}))
+    right.grid(alpha=0.3, which="both")
+    right.legend(fontsize="small", loc="upper left")
+    return fig
+
+
+@styled
+def plot_loss_vs_steps(steps: Sequence[int], losses: Sequence[float], lines: dict[str, float], title: str, ax=None):
+    """A long run's exact validation loss at each step against reference losses; marks where it crosses each.
+
+    steps, losses: e.g. a result file of benchmarks/ngram_crossover.py; lines: label -> loss, e.g. the
+    best n-gram models.
+    """
+    fig, ax = axes(ax, figsize=(8, 4.2))
+    steps, losses = zip(*[(s, v) for s, v in zip(steps, losses) if s > 0])  # step 0 (ln V) would squash the rest
+    ax.plot(steps, losses, "o-", color="tab:orange", label="GPT: exact validation loss")
+    for i, (label, value) in enumerate(lines.items()):
+        color = f"C{i + 2}"
+        ax.axhline(value, ls="--", lw=1.5, color=color, label=f"{label}: {value:.2f}")
+        # mark a crossing inside the plotted range (not a line the first point is already below)
+        crossed = next((s for s, before, v in zip(steps[1:], losses, losses[1:]) if v < value <= before), None)
+        if crossed:
+            ax.annotate(f"below at step {crossed:,}", (crossed, value), textcoords="offset points", xytext=(8, 10),
+                        color=color)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("validation loss (nats per token)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig
+
+
+# ----------------------------------------------------------------------------
 # the deck's figures: slides/01_language_modeling.md shows figures/<name>.png
 
 # Text the figures show; the test corpus in tests/test_slides.py contains them.
@@ -274,6 +348,36 @@ def deck_training_curve(src: Sources) -> Figure:
                  "bigram counts": src.bigram.loss(src.val_ids)}
     return plot_history(history, baselines,
                         title=f"A {model.num_params() / 1e3:.0f}K-parameter GPT, {src.train_steps} steps on a CPU")
+
+
+def run_label(r: results.Result) -> str:
+    """'gpu preset, 5,000 steps (H200)': which model and which run a measured line comes from."""
+    device = r.hardware.removeprefix("NVIDIA ").split(" (")[0]
+    return f"{r.values['preset']} preset, {r.values['steps']:,} steps ({device})"
+
+
+def preset_runs(src: Sources) -> dict[str, tuple[float, int]]:
+    """The GPT presets' measured validation losses and sizes, from the committed result files."""
+    runs = {}
+    for name in ("cpu_preset", "ngram_crossover_cpu", "gpu_preset"):
+        v = src.result(name).values
+        runs[run_label(src.result(name))] = (v["val_loss"], v["params"])
+    return runs
+
+
+def deck_ngram_ladder(src: Sources) -> Figure:
+    return plot_ngram_ladder(src.ngram_ladder, gpts=preset_runs(src))
+
+
+def deck_crossover(src: Sources) -> Figure:
+    """The CPU preset trained 10,000 steps (a committed result) against the bigram and the best n-grams."""
+    r = src.result("ngram_crossover_cpu")
+    v = r.values
+    lines = {"bigram counts": src.bigram.loss(src.val_ids),
+             f"{v['best_addk_n']}-gram, add-k": v["best_addk_loss"],
+             f"{v['best_kn_n']}-gram, Kneser-Ney": v["best_kn_loss"]}
+    return plot_loss_vs_steps(v["curve_steps"], v["curve_val_losses"], lines, title=f"The CPU preset ({v['params'] / 1e6:.2f}M parameters), "
+                                                  f"{v['steps']:,} steps")
 
 
 def deck_autoregressive_steps(src: Sources, n_steps: int = 4, seed: int = 3) -> Figure:
@@ -301,6 +405,8 @@ DECK_FIGURES: dict[str, Callable[[Sources], Figure]] = {
     "token_losses": deck_token_losses,
     "bigram_counts": lambda src: plot_bigram_counts(src.bigram_counts, src.char_tokenizer.chars, top=20),
     "training_curve": deck_training_curve,
+    "ngram_ladder": deck_ngram_ladder,
+    "crossover": deck_crossover,
     "perplexity": lambda src: plot_perplexity(),
     "autoregressive_steps": deck_autoregressive_steps,
     "temperatures": deck_temperatures,

@@ -7,7 +7,7 @@ training curve trains a tiny GPT for a few seconds, the tokenization figures
 train a BPE (4-10 s) and load GPT-2's vocabulary.
 
 `fingerprint()` sums up everything the data depends on (the corpus text,
-the settings, the result files of results/) for the figure cache of
+the settings, the result files of minillm/results/) for the figure cache of
 `minillm.plots.decks`.
 """
 
@@ -26,6 +26,7 @@ from ..bigram import BigramModel, bigram_counts
 from ..bpe import BPETokenizer
 from ..data import Corpus, shakespeare
 from ..model import GPT, GPTConfig
+from ..ngram import Rung, ladder
 from ..tiktoken_bridge import gpt2_encoding
 from ..tokenizer import CharTokenizer
 from ..train import History, train
@@ -86,6 +87,12 @@ class Sources:
                         eval_interval=max(1, self.train_steps // 6), eval_iters=5, device="cpu", seed=1337,
                         progress=False)
         return model, history
+
+    @functools.cached_property
+    def ngram_ladder(self) -> list[Rung]:
+        """Character n-gram models, n = 1..6, add-k and Kneser-Ney, scored on the validation text (~10 s)."""
+        return ladder(self.train_ids, self.val_ids, self.char_tokenizer.vocab_size, orders=range(1, 7),
+                      progress=False)
 
     @functools.cached_property
     def bpe(self) -> BPETokenizer:

@@ -1,4 +1,4 @@
-"""Measurements kept in git: results/<name>.json, for numbers too slow or too GPU-bound to redo on every build.
+"""Measurements kept in git: minillm/results/<name>.json, for numbers too slow or too GPU-bound to redo on every build.
 
 A figure may show a number that took a GPU two minutes to measure (the GPU
 preset's validation loss) or a CPU hours. Redoing that on every slide build
@@ -41,12 +41,15 @@ import platform
 import re
 from pathlib import Path
 
-from .errors import MinillmError
-from .io import atomic_write
+from ..errors import MinillmError
+from ..io import atomic_write
 
 # Every committed result and the command that measures it again.
 PRODUCERS = {
     "gpu_preset": "python benchmarks/train_shakespeare_char.py --preset gpu --save-result gpu_preset",
+    "cpu_preset": "python benchmarks/train_shakespeare_char.py --save-result cpu_preset",
+    "ngram_crossover_cpu": "python benchmarks/ngram_crossover.py --preset cpu --max-iters 10000 --eval-every 500 "
+                           "--save-result ngram_crossover_cpu",
 }
 
 NAME = re.compile(r"[a-z0-9][a-z0-9_]*")  # file names that read the same everywhere: gpu_preset, bpe_timing_2
@@ -60,8 +63,8 @@ class ResultError(MinillmError, ValueError):
 class Result:
     """One measurement: named values plus how, when and where they were made."""
 
-    name: str                       # the file is results/<name>.json
-    values: dict[str, float | int | str]  # e.g. {"val_loss": 1.28, "steps": 5000}
+    name: str                       # the file is minillm/results/<name>.json
+    values: dict[str, float | int | str | list]  # e.g. {"val_loss": 1.28, "steps": 5000, "curve": [2.1, 1.9]}
     produced_by: str                # the command that measures and writes it again
     hardware: str                   # e.g. "NVIDIA H200", or machine() of the run
     date: str = dataclasses.field(default_factory=lambda: datetime.date.today().isoformat())  # YYYY-MM-DD
@@ -69,16 +72,16 @@ class Result:
 
 
 def results_dir(directory: str | os.PathLike | None = None) -> Path:
-    """`directory`, or results/ at the root of the repository (beside minillm/)."""
-    return Path(directory) if directory is not None else Path(__file__).resolve().parent.parent / "results"
+    """`directory`, or minillm/results/ itself: the files ship inside the package, so Colab has them too."""
+    return Path(directory) if directory is not None else Path(__file__).resolve().parent
 
 
 def _how_to_regenerate(name: str, produced_by: object = None) -> str:
     command = produced_by if isinstance(produced_by, str) and produced_by else PRODUCERS.get(name)
     if command:
         return (f"regenerate it with `{command}`, or restore the committed copy with "
-                f"`git checkout -- results/{name}.json`")
-    return (f"restore the committed copy with `git checkout -- results/{name}.json`, or rerun the measurement "
+                f"`git checkout -- minillm/results/{name}.json`")
+    return (f"restore the committed copy with `git checkout -- minillm/results/{name}.json`, or rerun the measurement "
             f"with `--save-result {name}`")
 
 
@@ -92,10 +95,11 @@ def _check(result: Result, where: str) -> None:
     if not isinstance(result.values, dict) or not result.values:
         raise bad("values", "must be a non-empty mapping of names to numbers or strings")
     for key, value in result.values.items():
-        if not isinstance(key, str) or isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise bad("values", f"has {key!r}: {value!r}; values must be numbers or strings")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise bad("values", f"has {key!r}: {value}; values must be finite")
+        items = value if isinstance(value, list) and value else [value]  # a curve: a list of numbers
+        if not isinstance(key, str) or not all(_plain(v, strings=not isinstance(value, list)) for v in items):
+            raise bad("values", f"has {key!r}: {value!r:.80}; values must be numbers, strings or lists of numbers")
+        if any(isinstance(v, float) and not math.isfinite(v) for v in items):
+            raise bad("values", f"has {key!r}: {value!r:.80}; values must be finite")
     for field in ("produced_by", "hardware"):
         if not isinstance(getattr(result, field), str) or not getattr(result, field).strip():
             raise bad(field, "must be a non-empty string")
@@ -107,8 +111,12 @@ def _check(result: Result, where: str) -> None:
         raise bad("notes", "must be a string")
 
 
+def _plain(value: object, strings: bool) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float, str) if strings else (int, float))
+
+
 def save(result: Result, directory: str | os.PathLike | None = None) -> Path:
-    """Write results/<name>.json atomically; returns its path."""
+    """Write minillm/results/<name>.json atomically; returns its path."""
     path = results_dir(directory) / f"{result.name}.json"
     _check(result, str(path))
     with atomic_write(path, "w") as f:
@@ -117,7 +125,7 @@ def save(result: Result, directory: str | os.PathLike | None = None) -> Path:
 
 
 def load(name: str, directory: str | os.PathLike | None = None) -> Result:
-    """Read results/<name>.json; ResultError naming the file and how to make it again if that fails."""
+    """Read minillm/results/<name>.json; ResultError naming the file and how to make it again if that fails."""
     path = results_dir(directory) / f"{name}.json"
     if not path.is_file():
         raise ResultError(f"{path} is missing; {_how_to_regenerate(name)}")
