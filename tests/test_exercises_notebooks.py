@@ -1,10 +1,6 @@
-"""The notebooks' exercises: inserting the new ones, building the student notebooks, stubs and solutions.
+"""The notebooks' exercises: building the student notebooks, stubs and solutions.
 
-scripts/insert_exercises.py puts the exercises that have checkers but no
-cells yet into copies of the instructor notebooks (never into notebooks/
-here); everything below runs on those copies, so it tests the notebooks as
-they will be once the script has run, and as they are after it ran. The
-student build must leave no solution behind, and every exercise of every
+The student build must leave no solution behind, and every exercise of every
 notebook must fail its checker as a stub and pass it as solved.
 """
 
@@ -22,7 +18,6 @@ from minillm import exercises
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 MAKE_STUDENT = ROOT / "scripts" / "make_student.py"
-INSERT = ROOT / "scripts" / "insert_exercises.py"
 
 
 def load_script(path):
@@ -33,17 +28,7 @@ def load_script(path):
     return module
 
 
-def with_new_exercises(path):
-    """The notebook at `path` as insert_exercises.py leaves it, in memory."""
-    script = load_script(INSERT)
-    nb = nbformat.read(path, as_version=4)
-    for exercise in script.EXERCISES:
-        if exercise.notebook == path.name:
-            script.insert(nb, exercise)
-    return nb
-
-
-INSTRUCTOR = {path.name: with_new_exercises(path) for path in NOTEBOOKS}
+INSTRUCTOR = {path.name: nbformat.read(path, as_version=4) for path in NOTEBOOKS}
 
 
 # ----------------------------------------------------------------------------
@@ -83,60 +68,13 @@ def test_make_student_stops_on_an_unbalanced_notebook(tmp_path):
     assert not (tmp_path / "student" / "broken.ipynb").exists()
 
 
-# ----------------------------------------------------------------------------
-# inserting the new exercises
-
 @pytest.fixture(scope="module")
-def inserted_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("instructor")
-    result = subprocess.run([sys.executable, str(INSERT), "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
-    assert result.returncode == 0, result.stderr
-    return out
-
-
-@pytest.fixture(scope="module")
-def student_dir(inserted_dir, tmp_path_factory):
+def student_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("student")
-    result = subprocess.run([sys.executable, str(MAKE_STUDENT), *sorted(map(str, inserted_dir.glob("*.ipynb"))),
-                             "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run([sys.executable, str(MAKE_STUDENT), *map(str, NOTEBOOKS), "--out", str(out)],
+                            capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     return out
-
-
-def test_insert_writes_what_it_inserts_in_memory(inserted_dir):
-    script = load_script(INSERT)
-    for name in {e.notebook for e in script.EXERCISES}:
-        written = nbformat.read(inserted_dir / name, as_version=4)
-        assert [c.source for c in written.cells] == [c.source for c in INSTRUCTOR[name].cells]
-        nbformat.validate(written)
-
-
-def test_insert_is_idempotent(inserted_dir):
-    before = {path.name: path.read_bytes() for path in inserted_dir.glob("*.ipynb")}
-    result = subprocess.run([sys.executable, str(INSERT), "--notebooks", str(inserted_dir)],
-                            capture_output=True, text=True, cwd=ROOT)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.count("nothing to insert") == len(before)
-    assert {path.name: path.read_bytes() for path in inserted_dir.glob("*.ipynb")} == before
-
-
-def test_each_new_exercise_sits_right_after_its_anchor():
-    script = load_script(INSERT)
-    for exercise in script.EXERCISES:
-        cells = INSTRUCTOR[exercise.notebook].cells
-        at = next(i for i, c in enumerate(cells) if c.cell_type == "code" and f"def {exercise.function}(" in c.source)
-        assert cells[at - 1].cell_type == "markdown" and cells[at - 1].source == exercise.explain
-        assert any(anchor in cells[at - 2].source for anchor in exercise.after)
-        assert f"exercises.check_{exercise.function}({exercise.function})" in cells[at + 1].source
-
-
-def test_insert_names_a_missing_anchor(tmp_path):
-    for name in {e.notebook for e in load_script(INSERT).EXERCISES}:
-        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), tmp_path / name)
-    result = subprocess.run([sys.executable, str(INSERT), "--notebooks", str(tmp_path)],
-                            capture_output=True, text=True, cwd=ROOT)
-    assert result.returncode == 1
-    assert re.search(r"no cell contains any of \[.*\], the places `\w+` goes after", result.stderr)
 
 
 # ----------------------------------------------------------------------------
