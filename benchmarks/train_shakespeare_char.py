@@ -9,7 +9,7 @@ about 3 minutes on a laptop CPU; minillm's bar is val loss <= 1.88.
     python benchmarks/train_shakespeare_char.py            # the CPU preset
     python benchmarks/train_shakespeare_char.py --preset gpu   # on a GPU
     python benchmarks/train_shakespeare_char.py --preset gpu --save-result gpu_preset
-        # and keep the numbers in minillm/results/gpu_preset.json (see minillm/results.py), for figures to draw
+        # and keep the numbers in minillm/results/gpu_preset.json (see minillm/results/__init__.py), for figures to draw
 """
 
 import argparse
