@@ -159,16 +159,19 @@ class NGramModel:
 
     def prob(self, history: Sequence[int], token: int) -> float:
         """P(token | history); only the last n - 1 ids of the history count."""
-        history = list(history)[max(0, len(history) - (self.n - 1)):] if self.n > 1 else []
-        return self.window_probs(torch.tensor([history + [token]])).item()
+        return self.window_probs(torch.tensor([self._recent(history) + [token]])).item()
 
     def probs(self, history: Sequence[int]) -> torch.Tensor:
         """The whole next-token distribution after `history`, (V,) float64 summing to 1."""
-        history = list(history)[max(0, len(history) - (self.n - 1)):] if self.n > 1 else []
-        V = self.vocab_size
+        history, V = self._recent(history), self.vocab_size
         windows = torch.cat([torch.tensor(history, dtype=torch.long).expand(V, len(history)),
                              torch.arange(V)[:, None]], dim=1)
         return self.window_probs(windows)
+
+    def _recent(self, history: Sequence[int]) -> list[int]:
+        """The last n - 1 ids of `history`: all the model looks at."""
+        history = list(history)
+        return history[max(0, len(history) - (self.n - 1)):]
 
     def token_losses(self, ids: Sequence[int] | torch.Tensor) -> torch.Tensor:
         """-log P(ids[t] | up to n - 1 ids before it) for t = 1..N-1 -> (N - 1,) float64."""
