@@ -1,16 +1,26 @@
-"""Causal scaled dot-product attention: the readable reference and its dispatch.
+"""Scaled dot-product attention with any mask: the readable reference and its dispatch.
 
     Attention(Q, K, V) = softmax(Q K^T / sqrt(d_head) + M) V
 
-where M is 0 on and below the diagonal and -inf above it (the causal mask: a
-token may look at itself and the past, never the future).
+where M is 0 where a query may look at a key and -inf where it may not. Two
+kinds of mask, combined when both are given:
+- `causal=True`: a token may look at itself and the past, never the future.
+  Queries and keys may differ in length (Tq <= Tk): the queries are then the
+  *last* Tq positions of the sequence, as when a KV cache holds the earlier
+  keys, so query i sits at position Tk - Tq + i and sees keys 0..Tk - Tq + i.
+- `mask`: a boolean tensor broadcastable to (B, nh, Tq, Tk), True where
+  attention is allowed: padding masks, an encoder's full attention
+  (`causal=False`), cross-attention from a decoder to an encoder's keys.
+Every query must be allowed at least one key; a row with none gives nan (a
+softmax over nothing), as in PyTorch.
 
-`reference_attention` spells every step out and materialises the (T, T)
+`reference_attention` spells every step out and materialises the (Tq, Tk)
 score matrix, which is what makes plain attention memory-bound for long
 sequences. `sdpa_attention` calls PyTorch's fused
-`scaled_dot_product_attention`. Both take and return (B, nh, T, hs) tensors;
-the model picks one by name from `ATTENTION` (module M4 adds Triton kernels
-to that table), and the tests check that they agree.
+`scaled_dot_product_attention`. Both take q (B, nh, Tq, hs) and k, v
+(B, nh, Tk, hs) and return (B, nh, Tq, hs); the model picks one by name from
+`ATTENTION` (module M4 adds Triton kernels with the same signature), and the
+tests check that they agree on every kind of mask.
 """
 
 from __future__ import annotations
@@ -21,26 +31,60 @@ import torch
 import torch.nn.functional as F
 
 
-def reference_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                        dropout_p: float = 0.0) -> torch.Tensor:
-    """Causal attention written out step by step. q, k, v: (B, nh, T, hs)."""
-    T, hs = q.size(-2), q.size(-1)
-    scores = q @ k.transpose(-2, -1) / math.sqrt(hs)  # (B, nh, T, T)
-    causal = torch.ones(T, T, dtype=torch.bool, device=q.device).tril()  # (T, T)
-    scores = scores.masked_fill(~causal, float("-inf"))
-    weights = torch.softmax(scores, dim=-1)  # each row sums to 1 over the past
+def causal_mask(Tq: int, Tk: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """(Tq, Tk) bool, True where query i (at position Tk - Tq + i) may see key j: j <= Tk - Tq + i.
+
+    >>> causal_mask(2, 3).int()
+    tensor([[1, 1, 0],
+            [1, 1, 1]], dtype=torch.int32)
+    """
+    if Tq > Tk:
+        raise ValueError(f"causal attention needs at least as many keys as queries (the queries are the last "
+                         f"positions of the sequence), got {Tq} queries and {Tk} keys")
+    return torch.ones(Tq, Tk, dtype=torch.bool, device=device).tril(diagonal=Tk - Tq)
+
+
+def allowed(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor | None, causal: bool) -> torch.Tensor | None:
+    """The combined boolean mask (broadcastable to (B, nh, Tq, Tk)), or None when every key is allowed."""
+    Tq, Tk = q.size(-2), k.size(-2)
+    if mask is not None:
+        if mask.dtype != torch.bool:
+            raise TypeError(f"mask must be a bool tensor, True where attention is allowed; got {mask.dtype}")
+        try:
+            torch.broadcast_shapes(mask.shape, (*q.shape[:-2], Tq, Tk))
+        except RuntimeError:
+            raise ValueError(f"mask of shape {tuple(mask.shape)} does not broadcast to (B, nh, Tq, Tk) = "
+                             f"{(*q.shape[:-2], Tq, Tk)}") from None
+    if causal:
+        causal_part = causal_mask(Tq, Tk, q.device)
+        return causal_part if mask is None else mask & causal_part
+    return mask
+
+
+def reference_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
+                        causal: bool = True, dropout_p: float = 0.0) -> torch.Tensor:
+    """Attention written out step by step. q (B, nh, Tq, hs), k and v (B, nh, Tk, hs) -> (B, nh, Tq, hs)."""
+    hs = q.size(-1)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(hs)  # (B, nh, Tq, Tk)
+    keep = allowed(q, k, mask, causal)
+    if keep is not None:
+        scores = scores.masked_fill(~keep, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)  # each row sums to 1 over the keys it may see
     if dropout_p > 0:
         weights = F.dropout(weights, p=dropout_p)
-    return weights @ v  # (B, nh, T, hs)
+    return weights @ v  # (B, nh, Tq, hs)
 
 
-def sdpa_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                   dropout_p: float = 0.0) -> torch.Tensor:
+def sdpa_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
+                   causal: bool = True, dropout_p: float = 0.0) -> torch.Tensor:
     """The same computation through PyTorch's fused kernel (FlashAttention on GPUs)."""
-    return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
+    if mask is None and (not causal or q.size(-2) == k.size(-2)):
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=causal)
+    # subtle: SDPA's is_causal aligns the mask top-left when Tq != Tk; ours is bottom-right (see causal_mask)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=allowed(q, k, mask, causal), dropout_p=dropout_p)
 
 
-# name -> function(q, k, v, dropout_p) -> output; GPTConfig.attention picks one.
+# name -> function(q, k, v, mask=None, causal=True, dropout_p=0.0) -> output; GPTConfig.attention picks one.
 ATTENTION = {
     "reference": reference_attention,
     "sdpa": sdpa_attention,

@@ -1,0 +1,87 @@
+"""Attention with any mask: the reference and every backend agree on causal, padding, cross and cached shapes."""
+
+import pytest
+import torch
+
+from minillm.attention import ATTENTION, causal_mask, reference_attention
+
+
+def qkv(Tq, Tk, B=2, nh=3, hs=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    q = torch.randn(B, nh, Tq, hs, generator=g, dtype=torch.float64, requires_grad=True)
+    k, v = (torch.randn(B, nh, Tk, hs, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(2))
+    return q, k, v
+
+
+def padding(lengths, Tk):
+    """(B, 1, 1, Tk): True for each sequence's first `length` keys, False for its padding."""
+    return (torch.arange(Tk)[None, :] < torch.tensor(lengths)[:, None])[:, None, None, :]
+
+
+CASES = {  # name -> (Tq, Tk, mask builder, causal)
+    "causal, square": (6, 6, None, True),
+    "causal, the last 2 queries of 7 (a KV cache)": (2, 7, None, True),
+    "no mask (an encoder)": (5, 5, None, False),
+    "padding mask, encoder": (5, 5, lambda: padding([5, 3], 5), False),
+    "padding mask and causal": (5, 5, lambda: padding([5, 3], 5), True),
+    "cross-attention: 3 queries, 6 keys, padded": (3, 6, lambda: padding([6, 4], 6), False),
+    "a mask per head": (4, 4, lambda: (torch.rand(1, 3, 4, 4, generator=torch.Generator().manual_seed(1)) < 0.7)
+                        | torch.eye(4, dtype=torch.bool), False),
+}
+
+
+@pytest.mark.parametrize("impl", sorted(set(ATTENTION) - {"reference"}))
+@pytest.mark.parametrize("case", CASES)
+def test_every_backend_matches_the_reference_values_and_grads(impl, case):
+    Tq, Tk, make_mask, causal = CASES[case]
+    mask = make_mask() if make_mask else None
+    q, k, v = qkv(Tq, Tk)
+    out_ref = reference_attention(q, k, v, mask=mask, causal=causal)
+    out = ATTENTION[impl](q, k, v, mask=mask, causal=causal)
+    torch.testing.assert_close(out, out_ref)
+    for a, b in zip(torch.autograd.grad(out.square().sum(), (q, k, v)),
+                    torch.autograd.grad(out_ref.square().sum(), (q, k, v))):
+        torch.testing.assert_close(a, b)
+
+
+def test_causal_queries_at_the_end_see_what_the_full_sequence_would():
+    """With a KV cache the last queries attend exactly as those rows of full causal attention do."""
+    q, k, v = qkv(7, 7)
+    full = reference_attention(q, k, v)
+    torch.testing.assert_close(reference_attention(q[:, :, -2:], k, v), full[:, :, -2:])
+    assert causal_mask(2, 4).tolist() == [[True, True, True, False], [True, True, True, True]]
+
+
+@pytest.mark.parametrize("impl", sorted(ATTENTION))
+@pytest.mark.parametrize("causal", [False, True])
+def test_masked_keys_do_not_matter(impl, causal):
+    """Sequence 1 is left-padded by 2 (as in batched generation): its keys 0 and 1 must not count."""
+    q, k, v = qkv(6, 6)
+    mask = torch.ones(2, 1, 1, 6, dtype=torch.bool)
+    mask[1, :, :, :2] = False
+    out = ATTENTION[impl](q, k, v, mask=mask, causal=causal)
+    k2, v2 = k.detach().clone(), v.detach().clone()
+    k2[1, :, :2] += 50.0
+    v2[1, :, :2] -= 50.0
+    changed = ATTENTION[impl](q, k2, v2, mask=mask, causal=causal)
+    torch.testing.assert_close(changed[1, :, 2:], out[1, :, 2:])
+
+
+def test_without_the_causal_mask_the_future_counts():
+    q, k, v = qkv(5, 5)
+    v2 = v.detach().clone()
+    v2[:, :, -1] += 10.0
+    assert not torch.allclose(reference_attention(q, k, v2, causal=False)[:, :, 0],
+                              reference_attention(q, k, v, causal=False)[:, :, 0])
+    torch.testing.assert_close(reference_attention(q, k, v2)[:, :, 0], reference_attention(q, k, v)[:, :, 0])
+
+
+@pytest.mark.parametrize("impl", sorted(ATTENTION))
+def test_bad_masks_are_refused_clearly(impl):
+    q, k, v = qkv(3, 5)
+    with pytest.raises(TypeError, match="bool"):
+        ATTENTION[impl](q, k, v, mask=torch.ones(3, 5), causal=False)
+    with pytest.raises(ValueError, match=r"does not broadcast to \(B, nh, Tq, Tk\)"):
+        ATTENTION[impl](q, k, v, mask=torch.ones(3, 4, dtype=torch.bool), causal=False)
+    with pytest.raises(ValueError, match="at least as many keys as queries"):
+        ATTENTION[impl](*qkv(5, 3), causal=True)
