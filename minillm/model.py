@@ -34,9 +34,10 @@ import torch.nn.functional as F
 from . import config as _config
 from .attention import ATTENTION
 from .errors import ConfigError
+from .layers import RMSNorm
 
-NORMS = {"layernorm": nn.LayerNorm}
-ACTIVATIONS = {"gelu": nn.GELU}
+NORMS = {"layernorm": nn.LayerNorm, "rmsnorm": RMSNorm}  # from scratch: minillm.layers (LayerNorm too)
+ACTIVATIONS = {"gelu": nn.GELU, "gelu_tanh": lambda: nn.GELU(approximate="tanh"), "relu": nn.ReLU, "silu": nn.SiLU}
 POSITIONS = ("learned",)
 
 
@@ -51,8 +52,8 @@ class GPTConfig:
     bias: bool = True            # biases in linear layers and norms, as GPT-2 has them
     tie_weights: bool = True     # share the token embedding with the output head (GPT-2)
     attention: str = "sdpa"      # "reference" (explicit scores) or "sdpa" (PyTorch's fused kernel)
-    norm: str = "layernorm"      # normalisation before each sub-layer (pre-norm)
-    activation: str = "gelu"     # the MLP's non-linearity
+    norm: str = "layernorm"      # normalisation before each sub-layer (pre-norm): "layernorm" or "rmsnorm"
+    activation: str = "gelu"     # the MLP's non-linearity: "gelu", "gelu_tanh" (GPT-2's), "relu" or "silu"
     position: str = "learned"    # how positions are encoded: a learned table, as in GPT-2
 
     def __post_init__(self):

@@ -109,7 +109,7 @@ def test_gpt2_initialisation_statistics():
     (dict(n_layer=0), "n_layer must be a positive integer"),
     (dict(dropout=1.0), "dropout"),
     (dict(attention="flash"), "unknown attention"),
-    (dict(norm="rmsnorm"), "unknown norm"),
+    (dict(norm="batchnorm"), "unknown norm"),
     (dict(bias="no"), "bias must be a bool"),
     (dict(dropout="0.1"), "dropout must be a float, got '0.1'"),
     (dict(dropout=float("nan")), "dropout must be a finite float"),
