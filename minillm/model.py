@@ -34,11 +34,11 @@ import torch.nn.functional as F
 from . import config as _config
 from .attention import ATTENTION
 from .errors import ConfigError
-from .layers import RMSNorm
+from .layers import RMSNorm, Rotary, sinusoidal_positions
 
 NORMS = {"layernorm": nn.LayerNorm, "rmsnorm": RMSNorm}  # from scratch: minillm.layers (LayerNorm too)
 ACTIVATIONS = {"gelu": nn.GELU, "gelu_tanh": lambda: nn.GELU(approximate="tanh"), "relu": nn.ReLU, "silu": nn.SiLU}
-POSITIONS = ("learned",)
+POSITIONS = ("learned", "sinusoidal", "rope")  # see minillm.layers
 
 
 @dataclass
@@ -54,7 +54,7 @@ class GPTConfig:
     attention: str = "sdpa"      # "reference" (explicit scores) or "sdpa" (PyTorch's fused kernel)
     norm: str = "layernorm"      # normalisation before each sub-layer (pre-norm): "layernorm" or "rmsnorm"
     activation: str = "gelu"     # the MLP's non-linearity: "gelu", "gelu_tanh" (GPT-2's), "relu" or "silu"
-    position: str = "learned"    # how positions are encoded: a learned table, as in GPT-2
+    position: str = "learned"    # "learned" table (GPT-2), fixed "sinusoidal" table, or "rope" (rotated q, k)
 
     def __post_init__(self):
         _config.check_types(self)
@@ -67,6 +67,11 @@ class GPTConfig:
             raise ConfigError(f"n_embd={self.n_embd} is not divisible by n_head={self.n_head}: each head gets "
                               f"n_embd // n_head channels; use n_head in {sorted(near)} or "
                               f"n_embd={self.n_head * max(1, round(self.n_embd / self.n_head))}")
+        if self.position == "rope" and self.head_size % 2:
+            raise ConfigError(f"RoPE rotates pairs of channels, so the head size n_embd // n_head must be even; "
+                              f"got {self.n_embd} // {self.n_head} = {self.head_size}")
+        if self.position == "sinusoidal" and self.n_embd % 2:
+            raise ConfigError(f"sinusoidal positions pair channels (sin, cos): n_embd must be even, got {self.n_embd}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must lie in [0, 1), got {self.dropout}")
         for name, options in (("attention", ATTENTION), ("norm", NORMS),
@@ -98,6 +103,7 @@ class CausalSelfAttention(nn.Module):
         self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd, bias=cfg.bias)  # all heads' q, k, v at once
         self.proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=cfg.bias)     # mix the heads back together
         self.resid_dropout = nn.Dropout(cfg.dropout)
+        self.rotary = Rotary(cfg.head_size, cfg.block_size) if cfg.position == "rope" else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, T, C = x.shape
@@ -106,6 +112,8 @@ class CausalSelfAttention(nn.Module):
         q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
         k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
         v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        if self.rotary is not None:  # RoPE: positions enter as rotations of q and k, not as added vectors
+            q, k = self.rotary(q), self.rotary(k)
         y = self.attend(q, k, v, dropout_p=self.dropout if self.training else 0.0)  # (B, nh, T, hs)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # heads side by side again
         return self.resid_dropout(self.proj(y))
@@ -148,7 +156,9 @@ class GPT(nn.Module):
         super().__init__()
         self.config = cfg
         self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.n_embd)
-        self.pos_emb = nn.Embedding(cfg.block_size, cfg.n_embd)
+        self.pos_emb = nn.Embedding(cfg.block_size, cfg.n_embd) if cfg.position == "learned" else None
+        if cfg.position == "sinusoidal":  # fixed, so a buffer: not trained, not saved in checkpoints
+            self.register_buffer("pos_table", sinusoidal_positions(cfg.block_size, cfg.n_embd), persistent=False)
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.norm_f = NORMS[cfg.norm](cfg.n_embd, bias=cfg.bias)
@@ -179,8 +189,12 @@ class GPT(nn.Module):
         if T > self.config.block_size:
             raise ValueError(f"sequence of {T} tokens is longer than the model's block_size "
                              f"{self.config.block_size}; crop the input to its last {self.config.block_size} tokens")
-        pos = torch.arange(T, device=idx.device)  # (T,)
-        x = self.drop(self.tok_emb(idx) + self.pos_emb(pos))  # (B, T, C)
+        x = self.tok_emb(idx)  # (B, T, C)
+        if self.config.position == "learned":
+            x = x + self.pos_emb(torch.arange(T, device=idx.device))
+        elif self.config.position == "sinusoidal":
+            x = x + self.pos_table[:T]
+        x = self.drop(x)  # with RoPE, positions enter inside attention instead
         for block in self.blocks:
             x = block(x)
         logits = self.head(self.norm_f(x))  # (B, T, V)
@@ -201,5 +215,5 @@ class GPT(nn.Module):
         """
         n = sum(p.numel() for p in self.parameters())
         if exclude_embeddings:
-            n -= self.tok_emb.weight.numel() + self.pos_emb.weight.numel()
+            n -= self.tok_emb.weight.numel() + (self.pos_emb.weight.numel() if self.pos_emb is not None else 0)
         return n

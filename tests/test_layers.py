@@ -1,11 +1,14 @@
 """LayerNorm and RMSNorm from scratch against PyTorch's own, values and gradients; both in the model."""
 
+import math
+
 import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from minillm.layers import LayerNorm, RMSNorm
+from minillm.errors import ConfigError
+from minillm.layers import LayerNorm, RMSNorm, Rotary, sinusoidal_positions
 from minillm.model import GPT, GPTConfig
 
 
@@ -75,3 +78,63 @@ def test_the_model_builds_and_learns_with_each_choice(norm, activation):
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]  # it memorises one batch
     assert any(isinstance(m, RMSNorm) for m in model.modules()) == (norm == "rmsnorm")
+
+
+# ----------------------------------------------------------------------------
+# positions
+
+def test_sinusoidal_table_follows_the_formula():
+    table = sinusoidal_positions(50, 16)
+    for p, i in [(0, 0), (7, 3), (49, 7)]:
+        angle = p / 10000 ** (2 * i / 16)
+        assert table[p, 2 * i].item() == pytest.approx(math.sin(angle), abs=1e-6)
+        assert table[p, 2 * i + 1].item() == pytest.approx(math.cos(angle), abs=1e-6)
+
+
+def _rope_complex(x, offset=0, base=10000.0):
+    """The reference: channel pairs (i, i + hs/2) as complex numbers, multiplied by e^(j * position * theta_i)."""
+    T, hs = x.size(-2), x.size(-1)
+    theta = base ** (-torch.arange(0, hs, 2, dtype=torch.float64) / hs)
+    angles = torch.arange(offset, offset + T, dtype=torch.float64)[:, None] * theta  # (T, hs/2)
+    z = torch.complex(x[..., : hs // 2], x[..., hs // 2:]) * torch.polar(torch.ones_like(angles), angles)
+    return torch.cat([z.real, z.imag], dim=-1)
+
+
+@pytest.mark.parametrize("offset", [0, 5])
+def test_rope_is_a_rotation_of_each_channel_pair(offset):
+    x = torch.randn(2, 3, 6, 8, dtype=torch.float64)
+    rope = Rotary(8, 16)
+    torch.testing.assert_close(rope(x, offset=offset), _rope_complex(x, offset), atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(rope(x).norm(dim=-1), x.norm(dim=-1))  # rotations keep lengths
+
+
+def test_rope_scores_depend_only_on_the_relative_position():
+    q, k = torch.randn(1, 1, 1, 8, dtype=torch.float64), torch.randn(1, 1, 1, 8, dtype=torch.float64)
+    rope = Rotary(8, 64)
+
+    def score(m, n):  # query at position m, key at position n
+        return (rope(q, offset=m) * rope(k, offset=n)).sum().item()
+
+    assert score(3, 1) == pytest.approx(score(13, 11)) == pytest.approx(score(40, 38))
+    assert score(3, 1) != pytest.approx(score(3, 2))
+
+
+@pytest.mark.parametrize("position", ["learned", "sinusoidal", "rope"])
+def test_the_model_uses_each_position_encoding(position):
+    torch.manual_seed(0)
+    cfg = GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=16, position=position)
+    model = GPT(cfg)
+    assert (model.pos_emb is not None) == (position == "learned")
+    assert not any("pos_table" in k or "rotary" in k for k in model.state_dict())  # fixed tables aren't saved
+    # without positions, attention is blind to order: swapping two earlier tokens would not change the
+    # last prediction. With each encoding it does.
+    a, _ = model(torch.tensor([[1, 2, 5, 4]]))
+    b, _ = model(torch.tensor([[2, 1, 5, 4]]))
+    assert not torch.allclose(a[0, -1], b[0, -1])
+
+
+def test_impossible_position_settings_say_what_to_change():
+    with pytest.raises(ConfigError, match=r"head size n_embd // n_head must be even; got 12 // 4 = 3"):
+        GPTConfig(n_embd=12, n_head=4, position="rope")
+    with pytest.raises(ValueError, match="past the 8"):
+        Rotary(4, 8)(torch.zeros(1, 1, 3, 4), offset=6)
