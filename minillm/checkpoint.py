@@ -70,7 +70,7 @@ def load(file: File, map_location: str | torch.device = "cpu") -> dict:
 
 def check_config(state: dict, config: GPTConfig, path: str | os.PathLike = "the checkpoint") -> None:
     """Raise if the checkpoint was trained with a different model config."""
-    saved = state["model_config"]
+    saved = {**GPTConfig().to_dict(), **state["model_config"]}  # settings added since it was saved: defaults
     diffs = [f"{k}={saved.get(k)!r} (model has {v!r})" for k, v in config.to_dict().items() if saved.get(k) != v]
     if diffs:
         raise CheckpointError(f"{path} was saved from another model config: {', '.join(diffs)}. "

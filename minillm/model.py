@@ -38,6 +38,7 @@ from .layers import RMSNorm, Rotary, sinusoidal_positions
 
 NORMS = {"layernorm": nn.LayerNorm, "rmsnorm": RMSNorm}  # from scratch: minillm.layers (LayerNorm too)
 ACTIVATIONS = {"gelu": nn.GELU, "gelu_tanh": lambda: nn.GELU(approximate="tanh"), "relu": nn.ReLU, "silu": nn.SiLU}
+GATED = {"swiglu": nn.SiLU, "geglu": nn.GELU}  # gated MLPs, by the non-linearity of their gate
 POSITIONS = ("learned", "sinusoidal", "rope")  # see minillm.layers
 
 
@@ -53,7 +54,9 @@ class GPTConfig:
     tie_weights: bool = True     # share the token embedding with the output head (GPT-2)
     attention: str = "sdpa"      # "reference" (explicit scores) or "sdpa" (PyTorch's fused kernel)
     norm: str = "layernorm"      # normalisation before each sub-layer (pre-norm): "layernorm" or "rmsnorm"
-    activation: str = "gelu"     # the MLP's non-linearity: "gelu", "gelu_tanh" (GPT-2's), "relu" or "silu"
+    activation: str = "gelu"     # the MLP's non-linearity: "gelu", "gelu_tanh" (GPT-2's), "relu", "silu",
+                                 # or a gated MLP: "swiglu" (LLaMA), "geglu"
+    ffn_multiple_of: int = 256   # a gated MLP's width, 8/3 n_embd, is rounded up to a multiple of this
     position: str = "learned"    # "learned" table (GPT-2), fixed "sinusoidal" table, or "rope" (rotated q, k)
 
     def __post_init__(self):
@@ -74,8 +77,10 @@ class GPTConfig:
             raise ConfigError(f"sinusoidal positions pair channels (sin, cos): n_embd must be even, got {self.n_embd}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must lie in [0, 1), got {self.dropout}")
+        if self.ffn_multiple_of < 1:
+            raise ConfigError(f"ffn_multiple_of must be a positive integer, got {self.ffn_multiple_of!r}")
         for name, options in (("attention", ATTENTION), ("norm", NORMS),
-                              ("activation", ACTIVATIONS), ("position", POSITIONS)):
+                              ("activation", {**ACTIVATIONS, **GATED}), ("position", POSITIONS)):
             if getattr(self, name) not in options:
                 raise ConfigError(f"unknown {name} {getattr(self, name)!r}; choose one of {sorted(options)}")
 
@@ -119,18 +124,42 @@ class CausalSelfAttention(nn.Module):
         return self.resid_dropout(self.proj(y))
 
 
+def ffn_width(cfg: GPTConfig) -> int:
+    """The MLP's hidden width: 4 C, or for a gated MLP 8/3 C rounded up to a multiple (LLaMA: 11,008 at 4,096).
+
+    A gated MLP has three matrices instead of two; 2/3 of the width keeps the parameter count about equal.
+
+    >>> ffn_width(GPTConfig(n_embd=4096, n_head=32, activation="swiglu"))
+    11008
+    """
+    if cfg.activation not in GATED:
+        return 4 * cfg.n_embd
+    return -(-8 * cfg.n_embd // 3 // cfg.ffn_multiple_of) * cfg.ffn_multiple_of  # ceil to the multiple
+
+
 class MLP(nn.Module):
-    """Position-wise feed-forward network: widen 4x, non-linearity, project back."""
+    """Position-wise feed-forward network: widen, non-linearity, project back.
+
+    Plain:  proj(act(fc(x))), 4x wider (GPT-2).
+    Gated:  proj(act(gate(x)) * up(x)), where the gate decides, channel by channel, how much of `up`
+            passes (SwiGLU with SiLU, GeGLU with GELU; LLaMA uses SwiGLU).
+    """
 
     def __init__(self, cfg: GPTConfig):
         super().__init__()
-        self.fc = nn.Linear(cfg.n_embd, 4 * cfg.n_embd, bias=cfg.bias)
-        self.act = ACTIVATIONS[cfg.activation]()
-        self.proj = nn.Linear(4 * cfg.n_embd, cfg.n_embd, bias=cfg.bias)
+        hidden = ffn_width(cfg)
+        self.gated = cfg.activation in GATED
+        self.fc = nn.Linear(cfg.n_embd, hidden, bias=cfg.bias)
+        self.up = nn.Linear(cfg.n_embd, hidden, bias=cfg.bias) if self.gated else None
+        self.act = (GATED[cfg.activation] if self.gated else ACTIVATIONS[cfg.activation])()
+        self.proj = nn.Linear(hidden, cfg.n_embd, bias=cfg.bias)
         self.dropout = nn.Dropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.proj(self.act(self.fc(x))))
+        h = self.act(self.fc(x))          # (B, T, hidden); for a gated MLP, the gate
+        if self.gated:
+            h = h * self.up(x)            # the gate scales the "up" projection element by element
+        return self.dropout(self.proj(h))
 
 
 class Block(nn.Module):

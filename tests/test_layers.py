@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from minillm.errors import ConfigError
 from minillm.layers import LayerNorm, RMSNorm, Rotary, sinusoidal_positions
-from minillm.model import GPT, GPTConfig
+from minillm.model import GPT, MLP, GPTConfig, ffn_width
 
 
 def _inputs(seed=0):
@@ -62,11 +62,12 @@ def test_the_norms_do_what_the_formulas_say():
     torch.testing.assert_close(RMSNorm(16).double()(5 * x), r, rtol=1e-4, atol=1e-4)  # scale-invariant
 
 
-@pytest.mark.parametrize("norm, activation", [("rmsnorm", "silu"), ("layernorm", "relu"), ("layernorm", "gelu_tanh")])
+@pytest.mark.parametrize("norm, activation", [("rmsnorm", "silu"), ("layernorm", "relu"), ("layernorm", "gelu_tanh"),
+                                             ("rmsnorm", "swiglu"), ("layernorm", "geglu")])
 def test_the_model_builds_and_learns_with_each_choice(norm, activation):
     torch.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16, norm=norm,
-                          activation=activation, bias=norm == "layernorm"))
+                          activation=activation, bias=norm == "layernorm", ffn_multiple_of=16))
     idx = torch.randint(0, 11, (4, 8))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     losses = []
@@ -138,3 +139,32 @@ def test_impossible_position_settings_say_what_to_change():
         GPTConfig(n_embd=12, n_head=4, position="rope")
     with pytest.raises(ValueError, match="past the 8"):
         Rotary(4, 8)(torch.zeros(1, 1, 3, 4), offset=6)
+
+
+# ----------------------------------------------------------------------------
+# gated MLPs
+
+@pytest.mark.parametrize("activation, gate", [("swiglu", F.silu), ("geglu", F.gelu)])
+def test_gated_mlp_is_the_gate_times_the_up_projection(activation, gate):
+    cfg = GPTConfig(n_embd=16, n_head=2, activation=activation, ffn_multiple_of=8, bias=False)
+    mlp = MLP(cfg).double()
+    x = torch.randn(2, 3, 16, dtype=torch.float64)
+    expected = mlp.proj(gate(x @ mlp.fc.weight.T) * (x @ mlp.up.weight.T))
+    torch.testing.assert_close(mlp(x), expected)
+    assert mlp.fc.out_features == 48  # 8/3 * 16 = 42.7, rounded up to a multiple of 8
+
+
+def test_gated_widths_match_llama_and_keep_the_parameter_count():
+    assert ffn_width(GPTConfig(n_embd=4096, n_head=32, activation="swiglu")) == 11008  # LLaMA-7B
+    assert ffn_width(GPTConfig(n_embd=5120, n_head=40, activation="swiglu")) == 13824  # LLaMA-13B
+    plain = sum(p.numel() for p in MLP(GPTConfig(n_embd=768, n_head=12, bias=False)).parameters())
+    gated = sum(p.numel() for p in MLP(GPTConfig(n_embd=768, n_head=12, activation="swiglu", bias=False)).parameters())
+    assert abs(gated / plain - 1) < 0.05  # three matrices of 2/3 the width: about the same count
+
+
+def test_a_checkpoint_saved_before_a_setting_existed_still_matches_its_model():
+    from minillm.checkpoint import check_config
+
+    cfg = GPTConfig()
+    old = {k: v for k, v in cfg.to_dict().items() if k != "ffn_multiple_of"}
+    check_config({"model_config": old}, cfg)  # no error: the missing setting takes its default
