@@ -48,12 +48,14 @@ class GPTConfig:
     block_size: int = 64         # context length: the most tokens the model sees at once
     n_layer: int = 4             # Transformer blocks stacked on the residual stream
     n_head: int = 4              # attention heads per block; n_embd must divide evenly
+    n_kv_head: int | None = None  # key/value heads: None = n_head (multi-head), 1 = multi-query, else grouped
     n_embd: int = 128            # width of the residual stream (d_model)
     dropout: float = 0.0         # on attention weights and residual branches; 0 for small data
     bias: bool = True            # biases in linear layers and norms, as GPT-2 has them
     tie_weights: bool = True     # share the token embedding with the output head (GPT-2)
     attention: str = "sdpa"      # "reference" (explicit scores) or "sdpa" (PyTorch's fused kernel)
-    norm: str = "layernorm"      # normalisation before each sub-layer (pre-norm): "layernorm" or "rmsnorm"
+    norm: str = "layernorm"      # "layernorm" or "rmsnorm"
+    norm_position: str = "pre"   # "pre": x + f(norm(x)) (GPT-2, LLaMA); "post": norm(x + f(x)) (the 2017 Transformer)
     activation: str = "gelu"     # the MLP's non-linearity: "gelu", "gelu_tanh" (GPT-2's), "relu", "silu",
                                  # or a gated MLP: "swiglu" (LLaMA), "geglu"
     ffn_multiple_of: int = 256   # a gated MLP's width, 8/3 n_embd, is rounded up to a multiple of this
@@ -77,6 +79,11 @@ class GPTConfig:
             raise ConfigError(f"sinusoidal positions pair channels (sin, cos): n_embd must be even, got {self.n_embd}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must lie in [0, 1), got {self.dropout}")
+        if self.n_kv_head is not None and (self.n_kv_head < 1 or self.n_head % self.n_kv_head):
+            raise ConfigError(f"n_head={self.n_head} is not divisible by n_kv_head={self.n_kv_head}: each key/value "
+                              f"head serves n_head // n_kv_head query heads; use a divisor of {self.n_head}")
+        if self.norm_position not in ("pre", "post"):
+            raise ConfigError(f"unknown norm_position {self.norm_position!r}; choose 'pre' or 'post'")
         if self.ffn_multiple_of < 1:
             raise ConfigError(f"ffn_multiple_of must be a positive integer, got {self.ffn_multiple_of!r}")
         for name, options in (("attention", ATTENTION), ("norm", NORMS),
@@ -87,6 +94,10 @@ class GPTConfig:
     @property
     def head_size(self) -> int:
         return self.n_embd // self.n_head
+
+    @property
+    def kv_heads(self) -> int:
+        return self.n_kv_head or self.n_head
 
     @classmethod
     def from_dict(cls, d: dict) -> "GPTConfig":
@@ -105,20 +116,26 @@ class CausalSelfAttention(nn.Module):
         self.n_head = cfg.n_head
         self.dropout = cfg.dropout
         self.attend = ATTENTION[cfg.attention]
-        self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd, bias=cfg.bias)  # all heads' q, k, v at once
+        self.n_kv_head, self.head_size = cfg.kv_heads, cfg.head_size
+        kv_width = cfg.kv_heads * cfg.head_size  # fewer key/value heads (GQA, MQA) make K and V narrower
+        self.qkv = nn.Linear(cfg.n_embd, cfg.n_embd + 2 * kv_width, bias=cfg.bias)  # all heads' q, k, v at once
         self.proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=cfg.bias)     # mix the heads back together
         self.resid_dropout = nn.Dropout(cfg.dropout)
         self.rotary = Rotary(cfg.head_size, cfg.block_size) if cfg.position == "rope" else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, T, C = x.shape
-        q, k, v = self.qkv(x).split(C, dim=2)  # 3 x (B, T, C)
+        hs, n_kv = self.head_size, self.n_kv_head
+        q, k, v = self.qkv(x).split([C, n_kv * hs, n_kv * hs], dim=2)  # (B, T, C), 2 x (B, T, n_kv * hs)
         # split channels into heads: (B, T, C) -> (B, T, nh, hs) -> (B, nh, T, hs)
-        q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
-        k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
-        v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        q = q.view(B, T, self.n_head, hs).transpose(1, 2)
+        k = k.view(B, T, n_kv, hs).transpose(1, 2)  # (B, n_kv, T, hs)
+        v = v.view(B, T, n_kv, hs).transpose(1, 2)
         if self.rotary is not None:  # RoPE: positions enter as rotations of q and k, not as added vectors
             q, k = self.rotary(q), self.rotary(k)
+        if n_kv != self.n_head:  # each key/value head serves n_head // n_kv query heads in a row
+            k = k.repeat_interleave(self.n_head // n_kv, dim=1)  # (B, nh, T, hs)
+            v = v.repeat_interleave(self.n_head // n_kv, dim=1)
         y = self.attend(q, k, v, dropout_p=self.dropout if self.training else 0.0)  # (B, nh, T, hs)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # heads side by side again
         return self.resid_dropout(self.proj(y))
@@ -163,7 +180,12 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    """A pre-norm residual block: communicate (attention), then compute (MLP)."""
+    """A residual block: communicate (attention), then compute (MLP).
+
+    Pre-norm normalises each sub-layer's input and leaves the residual stream untouched, so gradients
+    flow straight through the additions (GPT-2, LLaMA); post-norm normalises after each addition (the
+    2017 Transformer, BERT) and usually needs a learning-rate warmup to train at all when deep.
+    """
 
     def __init__(self, cfg: GPTConfig):
         super().__init__()
@@ -171,8 +193,12 @@ class Block(nn.Module):
         self.attn = CausalSelfAttention(cfg)
         self.norm2 = NORMS[cfg.norm](cfg.n_embd, bias=cfg.bias)
         self.mlp = MLP(cfg)
+        self.post = cfg.norm_position == "post"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.post:
+            x = self.norm1(x + self.attn(x))
+            return self.norm2(x + self.mlp(x))
         x = x + self.attn(self.norm1(x))
         x = x + self.mlp(self.norm2(x))
         return x
@@ -190,7 +216,8 @@ class GPT(nn.Module):
             self.register_buffer("pos_table", sinusoidal_positions(cfg.block_size, cfg.n_embd), persistent=False)
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
-        self.norm_f = NORMS[cfg.norm](cfg.n_embd, bias=cfg.bias)
+        # post-norm blocks already end in a norm; pre-norm leaves the stream unnormalised until here
+        self.norm_f = NORMS[cfg.norm](cfg.n_embd, bias=cfg.bias) if cfg.norm_position == "pre" else nn.Identity()
         self.head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
         if cfg.tie_weights:
             self.head.weight = self.tok_emb.weight  # one (V, C) matrix, used twice

@@ -62,12 +62,13 @@ def test_the_norms_do_what_the_formulas_say():
     torch.testing.assert_close(RMSNorm(16).double()(5 * x), r, rtol=1e-4, atol=1e-4)  # scale-invariant
 
 
-@pytest.mark.parametrize("norm, activation", [("rmsnorm", "silu"), ("layernorm", "relu"), ("layernorm", "gelu_tanh"),
-                                             ("rmsnorm", "swiglu"), ("layernorm", "geglu")])
-def test_the_model_builds_and_learns_with_each_choice(norm, activation):
+@pytest.mark.parametrize("norm, activation, extra", [
+    ("rmsnorm", "silu", {}), ("layernorm", "relu", {}), ("layernorm", "gelu_tanh", {"norm_position": "post"}),
+    ("rmsnorm", "swiglu", {"n_kv_head": 1, "position": "rope"}), ("layernorm", "geglu", {"n_kv_head": 2})])
+def test_the_model_builds_and_learns_with_each_choice(norm, activation, extra):
     torch.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16, norm=norm,
-                          activation=activation, bias=norm == "layernorm", ffn_multiple_of=16))
+                          activation=activation, bias=norm == "layernorm", ffn_multiple_of=16, **extra))
     idx = torch.randint(0, 11, (4, 8))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     losses = []
@@ -168,3 +169,40 @@ def test_a_checkpoint_saved_before_a_setting_existed_still_matches_its_model():
     cfg = GPTConfig()
     old = {k: v for k, v in cfg.to_dict().items() if k != "ffn_multiple_of"}
     check_config({"model_config": old}, cfg)  # no error: the missing setting takes its default
+
+
+# ----------------------------------------------------------------------------
+# grouped-query attention, pre- and post-norm
+
+@pytest.mark.parametrize("n_kv_head", [1, 2])
+def test_grouped_query_attention_is_multi_head_attention_with_shared_keys_and_values(n_kv_head):
+    """Copy each key/value head to the query heads it serves: an ordinary multi-head model gives the same logits."""
+    torch.manual_seed(0)
+    small = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=2, n_head=4, n_kv_head=n_kv_head, n_embd=16))
+    full = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=2, n_head=4, n_embd=16))
+    state, hs, group = small.state_dict(), 4, 4 // n_kv_head
+    for name, tensor in list(state.items()):
+        if name.endswith("attn.qkv.weight") or name.endswith("attn.qkv.bias"):
+            q, k, v = tensor.split([16, n_kv_head * hs, n_kv_head * hs])
+            widen = lambda t: t.reshape(n_kv_head, hs, *t.shape[1:]).repeat_interleave(group, 0).reshape(16, *t.shape[1:])
+            state[name] = torch.cat([q, widen(k), widen(v)])
+    full.load_state_dict(state)
+    idx = torch.randint(0, 11, (2, 8))
+    torch.testing.assert_close(small(idx)[0], full(idx)[0], atol=1e-5, rtol=1e-5)
+    assert small.num_params() < full.num_params()
+
+
+def test_post_norm_normalises_after_each_residual_addition():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=16, norm_position="post"))
+    block, x = model.blocks[0], torch.randn(2, 5, 16)
+    h = block.norm1(x + block.attn(x))
+    torch.testing.assert_close(block(x), block.norm2(h + block.mlp(h)))
+    assert isinstance(model.norm_f, torch.nn.Identity)  # the last block already ends in a norm
+
+
+def test_impossible_head_and_norm_settings_say_what_to_change():
+    with pytest.raises(ConfigError, match="n_head=4 is not divisible by n_kv_head=3"):
+        GPTConfig(n_head=4, n_kv_head=3)
+    with pytest.raises(ConfigError, match="unknown norm_position 'middle'"):
+        GPTConfig(norm_position="middle")
