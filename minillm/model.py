@@ -100,12 +100,34 @@ class GPTConfig:
         return self.n_kv_head or self.n_head
 
     @classmethod
+    def architecture(cls, name: str, **settings) -> "GPTConfig":
+        """A config with the design choices of a published family (`ARCHITECTURES`), sizes from `settings`.
+
+        >>> GPTConfig.architecture("llama", n_embd=64, n_head=4, n_kv_head=2).norm
+        'rmsnorm'
+        """
+        if name not in ARCHITECTURES:
+            raise ConfigError(f"unknown architecture {name!r}; choose one of {sorted(ARCHITECTURES)}")
+        return cls.from_dict({**ARCHITECTURES[name], **settings})
+
+    @classmethod
     def from_dict(cls, d: dict) -> "GPTConfig":
         """Build a config from a dict; unknown keys raise ConfigError."""
         return _config.from_dict(cls, d)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# The design choices of two families; sizes (layers, width, heads, vocabulary, context) are chosen apart.
+ARCHITECTURES = {
+    # learned positions, LayerNorm with biases, GPT-2's tanh GELU, pre-norm, the head tied to the embedding
+    "gpt2": dict(position="learned", norm="layernorm", activation="gelu_tanh", norm_position="pre", bias=True,
+                 tie_weights=True),
+    # rotary positions, RMSNorm, SwiGLU, no biases, a separate output head; grouped-query heads allowed
+    "llama": dict(position="rope", norm="rmsnorm", activation="swiglu", norm_position="pre", bias=False,
+                  tie_weights=False),
+}
 
 
 class CausalSelfAttention(nn.Module):

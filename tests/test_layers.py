@@ -206,3 +206,17 @@ def test_impossible_head_and_norm_settings_say_what_to_change():
         GPTConfig(n_head=4, n_kv_head=3)
     with pytest.raises(ConfigError, match="unknown norm_position 'middle'"):
         GPTConfig(norm_position="middle")
+
+
+def test_architectures_set_the_design_choices_and_leave_the_sizes():
+    llama = GPTConfig.architecture("llama", vocab_size=11, block_size=8, n_layer=2, n_head=4, n_kv_head=2, n_embd=32,
+                                   ffn_multiple_of=16)
+    assert (llama.position, llama.norm, llama.activation, llama.bias, llama.tie_weights) == \
+        ("rope", "rmsnorm", "swiglu", False, False)
+    model = GPT(llama)
+    assert model.pos_emb is None and model.head.weight is not model.tok_emb.weight
+    assert not any(name.endswith(".bias") for name, _ in model.named_parameters())
+    gpt2 = GPTConfig.architecture("gpt2", n_layer=1)
+    assert (gpt2.position, gpt2.activation, gpt2.tie_weights, gpt2.n_layer) == ("learned", "gelu_tanh", True, 1)
+    with pytest.raises(ConfigError, match="unknown architecture 'bert'"):
+        GPTConfig.architecture("bert")
