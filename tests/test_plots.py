@@ -197,3 +197,15 @@ def test_plot_loss_vs_steps_marks_only_crossings_inside_the_run():
                                    {"bigram": 2.5, "5-gram": 1.8, "never": 1.0}, title="t")
     assert _texts(fig) == ["below at step 300"]  # 2.5: already below at the first point; 1.0: never
     assert list(fig.axes[0].lines[0].get_xdata()) == [100, 200, 300]  # step 0 left out
+
+
+def test_plot_validation_curves_draws_each_run_after_step_0():
+    from minillm.train import History
+
+    runs = {name: History(eval_steps=[0, 10, 20], val_loss=[4.4, 2.5, loss], train_loss=[4.4, 2.5, loss])
+            for name, loss in (("baseline", 2.1), ("RoPE", 2.0))}
+    fig = plots.plot_validation_curves(runs)
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.lines] == ["baseline", "RoPE"]
+    assert list(ax.lines[1].get_ydata()) == [2.5, 2.0]
+    assert list(ax.lines[1].get_xdata()) == [10, 20]  # step 0 left out

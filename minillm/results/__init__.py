@@ -48,6 +48,7 @@ from ..io import atomic_write
 PRODUCERS = {
     "gpu_preset": "python benchmarks/train_shakespeare_char.py --preset gpu --save-result gpu_preset",
     "cpu_preset": "python benchmarks/train_shakespeare_char.py --save-result cpu_preset",
+    "ablation_cpu": "python benchmarks/ablation.py --save-result ablation_cpu",
     "ngram_crossover_cpu": "python benchmarks/ngram_crossover.py --preset cpu --max-iters 10000 --eval-every 500 "
                            "--save-result ngram_crossover_cpu",
 }
