@@ -1,18 +1,23 @@
-"""A decoder-only Transformer language model (GPT) from scratch.
+"""A decoder-only Transformer language model (GPT) from scratch, with the design choices of module M3.
 
-    tokens (B, T) -> token + position embeddings (B, T, C)
+    tokens (B, T) -> token embeddings (+ position embeddings) (B, T, C)
                   -> n_layer x Block: x = x + attn(norm(x)); x = x + mlp(norm(x))
                   -> final norm -> linear head -> logits (B, T, vocab_size)
 
 Design choices, and the simplifications made for teaching:
-- GPT-2's layout: pre-norm residual blocks, learned absolute positions, a GELU
-  MLP four times wider than the model, optional biases, and the output head
-  tied to the token embedding (one matrix for "id -> vector" and "vector -> id").
+- The defaults are GPT-2's layout: pre-norm residual blocks, learned absolute
+  positions, a GELU MLP four times wider than the model, optional biases, and
+  the output head tied to the token embedding (one matrix for "id -> vector"
+  and "vector -> id").
+- Every other choice of module M3 is one `GPTConfig` setting: `norm`
+  (LayerNorm, RMSNorm), `norm_position` (pre, post), `activation` (GELU,
+  GPT-2's tanh GELU, ReLU, SiLU, or the gated SwiGLU and GeGLU MLPs),
+  `position` (learned, sinusoidal, RoPE), `n_kv_head` (multi-head,
+  grouped-query, multi-query attention). `GPTConfig.architecture("gpt2" |
+  "llama", ...)` sets a family's choices at any size. Norms and positions are
+  written from scratch in `minillm.layers`.
 - Attention is looked up by name in `minillm.attention.ATTENTION`: the plain
   reference and PyTorch's fused kernel today, Triton kernels in module M4.
-  Norms, activations and positions are looked up the same way (`NORMS`,
-  `ACTIVATIONS`, `POSITIONS`), so module M3 adds variants without touching
-  the blocks.
 - Weights start as in GPT-2: N(0, 0.02) for linear layers and token
   embeddings, N(0, 0.01) for position embeddings, zero biases, and the
   projections that write into the residual stream scaled by 1/sqrt(2 n_layer)
