@@ -30,6 +30,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from . import functional
+
 
 def causal_mask(Tq: int, Tk: int, device: torch.device | str | None = None) -> torch.Tensor:
     """(Tq, Tk) bool, True where query i (at position Tk - Tq + i) may see key j: j <= Tk - Tq + i.
@@ -61,16 +63,22 @@ def allowed(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor | None, causal:
     return mask
 
 
-def reference_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
-                        causal: bool = True, dropout_p: float = 0.0) -> torch.Tensor:
-    """Attention written out step by step. q (B, nh, Tq, hs), k and v (B, nh, Tk, hs) -> (B, nh, Tq, hs)."""
+def attention_weights(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor | None = None,
+                      causal: bool = True) -> torch.Tensor:
+    """softmax(Q K^T / sqrt(d_head) + M): (B, nh, Tq, Tk), each row a distribution over the keys it may see."""
     hs = q.size(-1)
     scores = q @ k.transpose(-2, -1) / math.sqrt(hs)  # (B, nh, Tq, Tk)
     keep = allowed(q, k, mask, causal)
     if keep is not None:
         scores = scores.masked_fill(~keep, float("-inf"))
-    weights = torch.softmax(scores, dim=-1)  # each row sums to 1 over the keys it may see
-    if dropout_p > 0:
+    return functional.softmax(scores, dim=-1)  # the stable softmax from scratch: subtract each row's max
+
+
+def reference_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
+                        causal: bool = True, dropout_p: float = 0.0) -> torch.Tensor:
+    """Attention written out step by step. q (B, nh, Tq, hs), k and v (B, nh, Tk, hs) -> (B, nh, Tq, hs)."""
+    weights = attention_weights(q, k, mask, causal)
+    if dropout_p > 0:  # drop whole attention links, scale the survivors by 1 / (1 - p)
         weights = F.dropout(weights, p=dropout_p)
     return weights @ v  # (B, nh, Tq, hs)
 

@@ -10,8 +10,9 @@ and scales; RMSNorm (LLaMA's choice) only scales, which saves the mean and
 the bias and works as well in practice. `var` is the biased variance (divide
 by C, not C - 1), as PyTorch's LayerNorm computes it.
 
-The model's registry `minillm.model.NORMS` uses PyTorch's fused LayerNorm
-for speed and this RMSNorm; the tests hold both of these against PyTorch.
+The model's registry `minillm.model.NORMS` lists PyTorch's fused LayerNorm
+(the fast path) beside these (the `ops="scratch"` path); the tests hold both
+against PyTorch.
 
 Positions (`GPTConfig.position`):
 - "learned": a trained table of block_size vectors added to the token
@@ -52,7 +53,7 @@ class LayerNorm(nn.Module):
 class RMSNorm(nn.Module):
     """Root-mean-square normalisation over the last dimension: scale only, no mean, no bias.
 
-    `bias` is accepted so that every norm can be built as `NORMS[name](dim, bias=...)`, but the
+    `bias` is accepted so that every norm can be built the same way, `Norm(dim, bias=...)`, but the
     formula has no bias and none is added (it applies to LayerNorm and the linear layers).
     """
 

@@ -18,6 +18,14 @@ Design choices, and the simplifications made for teaching:
   written from scratch in `minillm.layers`.
 - Attention is looked up by name in `minillm.attention.ATTENTION`: the plain
   reference and PyTorch's fused kernel today, Triton kernels in module M4.
+  The same blocks serve the other two families (`minillm.families`): with
+  `causal=False` a block attends both ways (an encoder, BERT) and with
+  `cross=True` it also attends to an encoder's output (a decoder, T5).
+- `ops` picks who computes the norms, activations and the loss: PyTorch's
+  fused ops ("torch", the fast path) or minillm's own from
+  `minillm.functional` and `minillm.layers` ("scratch", the readable path;
+  with `attention="reference"` every step of the model is written out here).
+  The tests hold the two paths equal, values and gradients.
 - Weights start as in GPT-2: N(0, 0.02) for linear layers and token
   embeddings, N(0, 0.01) for position embeddings, zero biases, and the
   projections that write into the residual stream scaled by 1/sqrt(2 n_layer)
@@ -37,14 +45,23 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import config as _config
-from .attention import ATTENTION
+from . import functional, layers
+from .attention import ATTENTION, attention_weights
 from .errors import ConfigError
-from .layers import RMSNorm, Rotary, sinusoidal_positions
+from .layers import Rotary, sinusoidal_positions
 
-NORMS = {"layernorm": nn.LayerNorm, "rmsnorm": RMSNorm}  # from scratch: minillm.layers (LayerNorm too)
-ACTIVATIONS = {"gelu": nn.GELU, "gelu_tanh": lambda: nn.GELU(approximate="tanh"), "relu": nn.ReLU, "silu": nn.SiLU}
-GATED = {"swiglu": nn.SiLU, "geglu": nn.GELU}  # gated MLPs, by the non-linearity of their gate
+OPS = ("torch", "scratch")  # GPTConfig.ops: PyTorch's fused ops, or minillm's own; each registry lists both
+# name -> (PyTorch's, minillm's from scratch). PyTorch >= 2.3 has no fused RMSNorm that takes `bias`: ours twice.
+NORMS = {"layernorm": (nn.LayerNorm, layers.LayerNorm), "rmsnorm": (layers.RMSNorm, layers.RMSNorm)}
+ACTIVATIONS = {
+    "gelu": (F.gelu, functional.gelu),
+    "gelu_tanh": (lambda x: F.gelu(x, approximate="tanh"), lambda x: functional.gelu(x, approximate="tanh")),
+    "relu": (F.relu, functional.relu),
+    "silu": (F.silu, functional.silu),
+}
+GATED = {"swiglu": "silu", "geglu": "gelu"}  # gated MLPs, by the non-linearity of their gate
 POSITIONS = ("learned", "sinusoidal", "rope")  # see minillm.layers
+IGNORE_INDEX = -100  # a target with this id adds nothing to the loss (masked-LM, fine-tuning, padding)
 
 
 @dataclass
@@ -65,6 +82,7 @@ class GPTConfig:
                                  # or a gated MLP: "swiglu" (LLaMA), "geglu"
     ffn_multiple_of: int = 256   # a gated MLP's width, 8/3 n_embd, is rounded up to a multiple of this
     position: str = "learned"    # "learned" table (GPT-2), fixed "sinusoidal" table, or "rope" (rotated q, k)
+    ops: str = "torch"           # norms, activations, loss: "torch" (PyTorch's fused ops) or "scratch" (minillm's)
 
     def __post_init__(self):
         _config.check_types(self)
@@ -91,7 +109,7 @@ class GPTConfig:
             raise ConfigError(f"unknown norm_position {self.norm_position!r}; choose 'pre' or 'post'")
         if self.ffn_multiple_of < 1:
             raise ConfigError(f"ffn_multiple_of must be a positive integer, got {self.ffn_multiple_of!r}")
-        for name, options in (("attention", ATTENTION), ("norm", NORMS),
+        for name, options in (("attention", ATTENTION), ("norm", NORMS), ("ops", OPS),
                               ("activation", {**ACTIVATIONS, **GATED}), ("position", POSITIONS)):
             if getattr(self, name) not in options:
                 raise ConfigError(f"unknown {name} {getattr(self, name)!r}; choose one of {sorted(options)}")
@@ -103,6 +121,9 @@ class GPTConfig:
     @property
     def kv_heads(self) -> int:
         return self.n_kv_head or self.n_head
+
+    def make_norm(self) -> nn.Module:
+        return NORMS[self.norm][OPS.index(self.ops)](self.n_embd, bias=self.bias)
 
     @classmethod
     def architecture(cls, name: str, **settings) -> "GPTConfig":
@@ -135,35 +156,57 @@ ARCHITECTURES = {
 }
 
 
-class CausalSelfAttention(nn.Module):
-    """Multi-head self-attention where each position sees only the past."""
+class Attention(nn.Module):
+    """Multi-head attention: self-attention (causal for a decoder, both ways for an encoder) or cross-attention.
 
-    def __init__(self, cfg: GPTConfig):
+    Self-attention takes queries, keys and values from the same sequence x. Cross-attention
+    (`cross=True`) takes the queries from x and the keys and values from `context`, an encoder's
+    output: each target position looks at the whole source sentence. Set `keep_weights` to keep the
+    last attention pattern, (B, nh, Tq, Tk), in `weights` (for plots; it costs a second pass).
+    """
+
+    def __init__(self, cfg: GPTConfig, causal: bool = True, cross: bool = False):
         super().__init__()
-        self.n_head = cfg.n_head
-        self.dropout = cfg.dropout
+        self.n_head, self.n_kv_head, self.head_size = cfg.n_head, cfg.kv_heads, cfg.head_size
+        self.causal, self.cross, self.dropout = causal and not cross, cross, cfg.dropout
         self.attend = ATTENTION[cfg.attention]
-        self.n_kv_head, self.head_size = cfg.kv_heads, cfg.head_size
-        kv_width = cfg.kv_heads * cfg.head_size  # fewer key/value heads (GQA, MQA) make K and V narrower
-        self.qkv = nn.Linear(cfg.n_embd, cfg.n_embd + 2 * kv_width, bias=cfg.bias)  # all heads' q, k, v at once
-        self.proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=cfg.bias)     # mix the heads back together
+        C, kv_width = cfg.n_embd, cfg.kv_heads * cfg.head_size  # fewer key/value heads (GQA, MQA): narrower K, V
+        if cross:  # queries from x, keys and values from the context
+            self.q = nn.Linear(C, C, bias=cfg.bias)
+            self.kv = nn.Linear(C, 2 * kv_width, bias=cfg.bias)
+        else:
+            self.qkv = nn.Linear(C, C + 2 * kv_width, bias=cfg.bias)  # all heads' q, k, v at once
+        self.proj = nn.Linear(C, C, bias=cfg.bias)  # mix the heads back together
         self.resid_dropout = nn.Dropout(cfg.dropout)
-        self.rotary = Rotary(cfg.head_size, cfg.block_size) if cfg.position == "rope" else None
+        # RoPE rotates by position within one sequence; across two sequences there is no relative position
+        self.rotary = Rotary(cfg.head_size, cfg.block_size) if cfg.position == "rope" and not cross else None
+        self.keep_weights, self.weights = False, None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, T, C); context (B, S, C) for cross-attention; mask broadcastable to (B, nh, T, keys)."""
         B, T, C = x.shape
         hs, n_kv = self.head_size, self.n_kv_head
-        q, k, v = self.qkv(x).split([C, n_kv * hs, n_kv * hs], dim=2)  # (B, T, C), 2 x (B, T, n_kv * hs)
+        if self.cross:
+            if context is None:
+                raise ValueError("cross-attention needs a context: the encoder's output, (B, S, C)")
+            q = self.q(x)
+            k, v = self.kv(context).split(n_kv * hs, dim=2)  # 2 x (B, S, n_kv * hs)
+        else:
+            q, k, v = self.qkv(x).split([C, n_kv * hs, n_kv * hs], dim=2)  # (B, T, C), 2 x (B, T, n_kv * hs)
         # split channels into heads: (B, T, C) -> (B, T, nh, hs) -> (B, nh, T, hs)
         q = q.view(B, T, self.n_head, hs).transpose(1, 2)
-        k = k.view(B, T, n_kv, hs).transpose(1, 2)  # (B, n_kv, T, hs)
-        v = v.view(B, T, n_kv, hs).transpose(1, 2)
+        k = k.view(B, -1, n_kv, hs).transpose(1, 2)  # (B, n_kv, keys, hs)
+        v = v.view(B, -1, n_kv, hs).transpose(1, 2)
         if self.rotary is not None:  # RoPE: positions enter as rotations of q and k, not as added vectors
             q, k = self.rotary(q), self.rotary(k)
         if n_kv != self.n_head:  # each key/value head serves n_head // n_kv query heads in a row
-            k = k.repeat_interleave(self.n_head // n_kv, dim=1)  # (B, nh, T, hs)
+            k = k.repeat_interleave(self.n_head // n_kv, dim=1)  # (B, nh, keys, hs)
             v = v.repeat_interleave(self.n_head // n_kv, dim=1)
-        y = self.attend(q, k, v, dropout_p=self.dropout if self.training else 0.0)  # (B, nh, T, hs)
+        if self.keep_weights:
+            self.weights = attention_weights(q, k, mask, self.causal).detach()
+        y = self.attend(q, k, v, mask=mask, causal=self.causal,
+                        dropout_p=self.dropout if self.training else 0.0)  # (B, nh, T, hs)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # heads side by side again
         return self.resid_dropout(self.proj(y))
 
@@ -195,7 +238,7 @@ class MLP(nn.Module):
         self.gated = cfg.activation in GATED
         self.fc = nn.Linear(cfg.n_embd, hidden, bias=cfg.bias)
         self.up = nn.Linear(cfg.n_embd, hidden, bias=cfg.bias) if self.gated else None
-        self.act = (GATED[cfg.activation] if self.gated else ACTIVATIONS[cfg.activation])()
+        self.act = ACTIVATIONS[GATED.get(cfg.activation, cfg.activation)][OPS.index(cfg.ops)]
         self.proj = nn.Linear(hidden, cfg.n_embd, bias=cfg.bias)
         self.dropout = nn.Dropout(cfg.dropout)
 
@@ -212,23 +255,31 @@ class Block(nn.Module):
     Pre-norm normalises each sub-layer's input and leaves the residual stream untouched, so gradients
     flow straight through the additions (GPT-2, LLaMA); post-norm normalises after each addition (the
     2017 Transformer, BERT) and usually needs a learning-rate warmup to train at all when deep.
+    `causal=False` attends both ways (an encoder); `cross=True` adds a cross-attention sub-layer
+    between self-attention and the MLP that reads `context` (an encoder-decoder's decoder).
     """
 
-    def __init__(self, cfg: GPTConfig):
+    def __init__(self, cfg: GPTConfig, causal: bool = True, cross: bool = False):
         super().__init__()
-        self.norm1 = NORMS[cfg.norm](cfg.n_embd, bias=cfg.bias)
-        self.attn = CausalSelfAttention(cfg)
-        self.norm2 = NORMS[cfg.norm](cfg.n_embd, bias=cfg.bias)
+        self.norm1 = cfg.make_norm()
+        self.attn = Attention(cfg, causal=causal)
+        if cross:
+            self.norm_cross = cfg.make_norm()
+            self.cross_attn = Attention(cfg, cross=True)
+        self.norm2 = cfg.make_norm()
         self.mlp = MLP(cfg)
         self.post = cfg.norm_position == "post"
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.post:
-            x = self.norm1(x + self.attn(x))
-            return self.norm2(x + self.mlp(x))
-        x = x + self.attn(self.norm1(x))
-        x = x + self.mlp(self.norm2(x))
-        return x
+    def _residual(self, x: torch.Tensor, norm: nn.Module, f) -> torch.Tensor:
+        return norm(x + f(x)) if self.post else x + f(norm(x))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, context: torch.Tensor | None = None,
+                context_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, T, C); `mask` for self-attention, `context` (B, S, C) and `context_mask` for cross-attention."""
+        x = self._residual(x, self.norm1, lambda h: self.attn(h, mask=mask))
+        if hasattr(self, "cross_attn"):
+            x = self._residual(x, self.norm_cross, lambda h: self.cross_attn(h, context, mask=context_mask))
+        return self._residual(x, self.norm2, self.mlp)
 
 
 class GPT(nn.Module):
@@ -244,7 +295,7 @@ class GPT(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         # post-norm blocks already end in a norm; pre-norm leaves the stream unnormalised until here
-        self.norm_f = NORMS[cfg.norm](cfg.n_embd, bias=cfg.bias) if cfg.norm_position == "pre" else nn.Identity()
+        self.norm_f = cfg.make_norm() if cfg.norm_position == "pre" else nn.Identity()
         self.head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
         if cfg.tie_weights:
             self.head.weight = self.tok_emb.weight  # one (V, C) matrix, used twice
@@ -263,12 +314,12 @@ class GPT(nn.Module):
             std = 0.01 if module is self.pos_emb else 0.02
             nn.init.normal_(module.weight, mean=0.0, std=std)
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
-        """idx: (B, T) token ids. Returns (logits (B, T, V), mean cross-entropy or None)."""
+    def embed(self, idx: torch.Tensor) -> torch.Tensor:
+        """(B, T) token ids -> (B, T, C): token embeddings plus positions (none added with RoPE)."""
         if idx.ndim != 2 or idx.dtype not in (torch.int64, torch.int32):
             raise ValueError(f"idx must be a (batch, time) tensor of integer token ids, "
                              f"got shape {tuple(idx.shape)} and dtype {idx.dtype}")
-        B, T = idx.shape
+        T = idx.size(1)
         if T > self.config.block_size:
             raise ValueError(f"sequence of {T} tokens is longer than the model's block_size "
                              f"{self.config.block_size}; crop the input to its last {self.config.block_size} tokens")
@@ -277,18 +328,28 @@ class GPT(nn.Module):
             x = x + self.pos_emb(torch.arange(T, device=idx.device))
         elif self.config.position == "sinusoidal":
             x = x + self.pos_table[:T]
-        x = self.drop(x)  # with RoPE, positions enter inside attention instead
+        return self.drop(x)  # with RoPE, positions enter inside attention instead
+
+    def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy over the positions whose target is not IGNORE_INDEX, in float32."""
+        if targets.shape != logits.shape[:-1]:
+            raise ValueError(f"targets must have the shape of idx {tuple(logits.shape[:-1])}, "
+                             f"got {tuple(targets.shape)}")
+        if self.config.ops == "scratch":
+            return functional.cross_entropy(logits.float(), targets, ignore_index=IGNORE_INDEX)
+        return F.cross_entropy(logits.flatten(0, -2).float(), targets.flatten(), ignore_index=IGNORE_INDEX)
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+        """idx: (B, T) token ids. Returns (logits (B, T, V), mean cross-entropy or None).
+
+        A target of IGNORE_INDEX (-100) leaves its position out of the loss.
+        """
+        x = self.embed(idx)
         for block in self.blocks:
             x = block(x)
         logits = self.head(self.norm_f(x))  # (B, T, V)
-        loss = None
-        if targets is not None:
-            if targets.shape != idx.shape:
-                raise ValueError(f"targets must have the shape of idx {tuple(idx.shape)}, "
-                                 f"got {tuple(targets.shape)}")
-            # GPT's objective: maximise sum_i log P(u_i | u_<i), i.e. minimise cross-entropy
-            loss = F.cross_entropy(logits.view(B * T, -1).float(), targets.reshape(B * T))
-        return logits, loss
+        # GPT's objective: maximise sum_i log P(u_i | u_<i), i.e. minimise cross-entropy
+        return logits, (None if targets is None else self.loss(logits, targets))
 
     def num_params(self, exclude_embeddings: bool = False) -> int:
         """Number of parameters (a tied matrix counts once).

@@ -85,3 +85,17 @@ def test_bad_masks_are_refused_clearly(impl):
         ATTENTION[impl](q, k, v, mask=torch.ones(3, 4, dtype=torch.bool), causal=False)
     with pytest.raises(ValueError, match="at least as many keys as queries"):
         ATTENTION[impl](*qkv(5, 3), causal=True)
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5])
+def test_attention_dropout_drops_links_at_the_rate_and_rescales(p):
+    """With every value a one-hot of its key, the output is the (dropped) attention weights themselves."""
+    torch.manual_seed(0)
+    T = 64
+    q, k = torch.zeros(4, 8, T, 16), torch.zeros(4, 8, T, 16)  # equal scores: row i has weight 1 / T per key
+    v = torch.eye(T).expand(4, 8, T, T)
+    weights = reference_attention(q, k, v, causal=False, dropout_p=p)
+    dropped = (weights == 0).float().mean().item()
+    assert abs(dropped - p) < 0.01, f"dropped {dropped:.3f} of the links, expected {p}"
+    kept = weights[weights != 0]
+    torch.testing.assert_close(kept, torch.full_like(kept, 1 / T / (1 - p)))  # survivors scaled by 1 / (1 - p)

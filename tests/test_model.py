@@ -135,3 +135,48 @@ def test_sequence_longer_than_context_is_rejected(tiny_config):
 def test_float_input_is_rejected(tiny_config):
     with pytest.raises(ValueError, match="integer token ids"):
         GPT(tiny_config)(torch.zeros(1, 4))
+
+
+@pytest.mark.parametrize("choices", [
+    dict(),                                                         # GPT-2: LayerNorm, GELU
+    dict(norm="rmsnorm", activation="swiglu", bias=False),          # LLaMA
+    dict(activation="gelu_tanh"), dict(activation="relu"), dict(activation="silu"), dict(activation="geglu"),
+    dict(norm_position="post"),
+])
+def test_scratch_ops_give_the_torch_model(choices):
+    """ops="scratch" (minillm.functional, minillm.layers) against ops="torch": logits, loss and every gradient."""
+    cfg = dict(vocab_size=13, block_size=8, n_layer=2, n_head=2, n_embd=16, ffn_multiple_of=8, **choices)
+    torch.manual_seed(0)
+    fast = GPT(GPTConfig(**cfg)).double()
+    slow = GPT(GPTConfig(**cfg, ops="scratch", attention="reference")).double()
+    slow.load_state_dict(fast.state_dict())
+    idx = torch.randint(0, 13, (3, 8))
+    targets = idx.roll(-1, dims=1)
+    targets[0, :3] = -100  # ignored positions go through both losses too
+    (logits_a, loss_a), (logits_b, loss_b) = fast(idx, targets), slow(idx, targets)
+    torch.testing.assert_close(logits_b, logits_a)
+    torch.testing.assert_close(loss_b, loss_a)
+    for a, b in zip(torch.autograd.grad(loss_a, list(fast.parameters())),
+                    torch.autograd.grad(loss_b, list(slow.parameters()))):
+        torch.testing.assert_close(b, a)
+    assert type(slow.blocks[0].norm1).__module__ == "minillm.layers"  # the scratch path really is ours
+
+
+def test_ignored_targets_leave_the_loss(tiny_config):
+    model = GPT(tiny_config)
+    idx = torch.randint(0, 11, (2, 8))
+    targets = idx.clone()
+    targets[:, :5] = -100
+    logits, loss = model(idx, targets)
+    expected = F.cross_entropy(logits[:, 5:].reshape(-1, 11), idx[:, 5:].reshape(-1))
+    torch.testing.assert_close(loss, expected)
+
+
+def test_dropout_is_on_in_training_and_off_in_eval():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16, dropout=0.3))
+    idx = torch.randint(0, 11, (2, 8))
+    model.train()
+    assert not torch.equal(model(idx)[0], model(idx)[0])
+    model.eval()
+    torch.testing.assert_close(model(idx)[0], model(idx)[0], rtol=0, atol=0)
