@@ -361,3 +361,25 @@ class GPT(nn.Module):
         if exclude_embeddings:
             n -= self.tok_emb.weight.numel() + (self.pos_emb.weight.numel() if self.pos_emb is not None else 0)
         return n
+
+
+@torch.no_grad()
+def attention_maps(model: nn.Module, idx: torch.Tensor, **forward_kwargs) -> torch.Tensor:
+    """Every self-attention layer's weights for one forward pass of `model` (in eval mode): (n_layer, B, nh, T, T).
+
+    Row i of a map is query i's distribution over the keys; works for any model built from `Attention`
+    (a GPT, an encoder). The weights come from `attention_weights`, whatever backend the model runs.
+    """
+    layers = [m for m in model.modules() if isinstance(m, Attention) and not m.cross]
+    was_training = model.training
+    model.eval()
+    for layer in layers:
+        layer.keep_weights = True
+    try:
+        model(idx, **forward_kwargs)
+        return torch.stack([layer.weights for layer in layers])
+    finally:
+        for layer in layers:
+            layer.keep_weights, layer.weights = False, None
+        model.train(was_training)
+

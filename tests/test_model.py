@@ -180,3 +180,25 @@ def test_dropout_is_on_in_training_and_off_in_eval():
     assert not torch.equal(model(idx)[0], model(idx)[0])
     model.eval()
     torch.testing.assert_close(model(idx)[0], model(idx)[0], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("extra", [dict(), dict(n_kv_head=1, position="rope"), dict(attention="reference")])
+def test_attention_maps_are_the_weights_each_layer_used(extra):
+    """Rebuild layer 0's output from its recorded weights: the maps are what the model computed."""
+    from minillm.model import attention_maps
+
+    model = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16, dropout=0.1, **extra))
+    model.train()
+    idx = torch.randint(0, 11, (2, 7))
+    maps = attention_maps(model, idx)
+    assert maps.shape == (2, 2, 2, 7, 7) and model.training  # training mode restored
+    torch.testing.assert_close(maps.sum(-1), torch.ones(2, 2, 2, 7))
+    assert maps.triu(1).abs().max() == 0  # causal: nothing above the diagonal
+    model.eval()
+    attn = model.blocks[0].attn
+    x = model.blocks[0].norm1(model.embed(idx))
+    v = attn.qkv(x).split([16, attn.n_kv_head * 8, attn.n_kv_head * 8], dim=2)[2]
+    v = v.view(2, 7, attn.n_kv_head, 8).transpose(1, 2).repeat_interleave(2 // attn.n_kv_head, dim=1)
+    y = (maps[0] @ v).transpose(1, 2).reshape(2, 7, 16)
+    torch.testing.assert_close(attn.proj(y), attn(x))
+    assert attn.weights is None and not attn.keep_weights  # nothing kept after the call

@@ -209,3 +209,40 @@ def test_plot_validation_curves_draws_each_run_after_step_0():
     assert [line.get_label() for line in ax.lines] == ["baseline", "RoPE"]
     assert list(ax.lines[1].get_ydata()) == [2.5, 2.0]
     assert list(ax.lines[1].get_xdata()) == [10, 20]  # step 0 left out
+
+
+def _maps(n_layer=2, n_head=3, T=6):
+    torch = pytest.importorskip("torch")
+    return torch.softmax(torch.randn(n_layer, 1, n_head, T, T), dim=-1)
+
+
+def test_plot_attention_labels_queries_and_keys_and_refuses_a_mismatch():
+    maps = _maps()
+    fig = plots.plot_attention(maps[1, 0, 2], list("a bat!"))
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "␣", "b", "a", "t", "!"]
+    assert (ax.images[0].get_array() == maps[1, 0, 2].numpy()).all()
+    with pytest.raises(ValueError, match="maps\\[layer, 0, head\\]"):
+        plots.plot_attention(maps[1, 0], list("a bat!"))
+
+
+def test_plot_attention_heads_draws_every_head_of_the_layer():
+    maps = _maps(n_head=6)
+    fig = plots.plot_attention_heads(maps, list("abcdef"), layer=1)
+    drawn = [ax for ax in fig.axes if ax.images]
+    assert len(drawn) == 6
+    assert (drawn[5].images[0].get_array() == maps[1, 0, 5].numpy()).all()
+
+
+def test_attention_explorer_redraws_the_picked_layer_and_head(monkeypatch):
+    from minillm.plots import transformer
+
+    drawn = []
+    monkeypatch.setattr(transformer, "plot_attention", lambda weights, tokens, title: drawn.append(weights) or
+                        plt.figure())
+    maps = _maps()
+    ui = plots.attention_explorer(maps, list("abcdef"))
+    layer, head = ui.children[0].children
+    layer.value, head.value = 1, 2
+    assert drawn[-1] is not None and (drawn[-1] == maps[1, 0, 2]).all()
+    assert (drawn[0] == maps[0, 0, 0]).all()  # drawn once when created

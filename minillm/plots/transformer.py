@@ -1,18 +1,22 @@
-"""Figures of module M3, the Transformer: what each design choice does to training.
+"""Figures of module M3, the Transformer: where attention looks, and what each design choice does to training.
 
-The deck slides/03_transformer.md does not exist yet; `DECK_FIGURES` will
-list its figures when it does.
+Attention maps come from `minillm.model.attention_maps` as (n_layer, B, nh,
+Tq, Tk) weights; these functions draw one (layer, head) pattern, all heads of
+a layer, or a widget to pick them. `DECK_FIGURES` at the end lists what
+slides/03_transformer.md shows.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
+import matplotlib.pyplot as plt
+import torch
 from matplotlib.figure import Figure
 
 from ..train import History
 from .sources import Sources
-from .style import axes, styled
+from .style import SMALL, axes, styled, visible
 
 
 @styled
@@ -28,6 +32,85 @@ def plot_validation_curves(histories: dict[str, History], title: str | None = No
     ax.grid(alpha=0.3)
     ax.legend()
     return fig
+
+
+def _label_axes(ax, query_tokens: Sequence[str], key_tokens: Sequence[str], labels: bool = True) -> None:
+    ax.set_xticks(range(len(key_tokens)), [visible(t) for t in key_tokens] if labels else [], rotation=90)
+    ax.set_yticks(range(len(query_tokens)), [visible(t) for t in query_tokens] if labels else [])
+    ax.tick_params(length=0)
+
+
+@styled
+def plot_attention(weights: torch.Tensor, query_tokens: Sequence[str], key_tokens: Sequence[str] | None = None,
+                   title: str | None = None, ax=None):
+    """One head's attention pattern as a heatmap: row = query token, column = key token, colour = weight.
+
+    weights (Tq, Tk), each row summing to 1; key_tokens defaults to query_tokens (self-attention).
+    """
+    key_tokens = query_tokens if key_tokens is None else key_tokens
+    if tuple(weights.shape) != (len(query_tokens), len(key_tokens)):
+        raise ValueError(f"weights of shape {tuple(weights.shape)} do not match {len(query_tokens)} query and "
+                         f"{len(key_tokens)} key tokens; pass one head's (Tq, Tk) map, e.g. maps[layer, 0, head]")
+    size = 2.5 + 0.24 * max(len(query_tokens), len(key_tokens))
+    fig, ax = axes(ax, figsize=(size + 1, size))
+    image = ax.imshow(weights.float().cpu().numpy(), cmap="Blues", vmin=0)
+    _label_axes(ax, query_tokens, key_tokens)
+    ax.set_xlabel("key (looked at)")
+    ax.set_ylabel("query (looking)")
+    if title:
+        ax.set_title(title)
+    fig.colorbar(image, ax=ax, shrink=0.8, label="attention weight")
+    return fig
+
+
+@styled
+def plot_attention_heads(maps: torch.Tensor, tokens: Sequence[str], layer: int = 0, title: str | None = None):
+    """All heads of one layer side by side. maps: (n_layer, 1, nh, T, T) from `attention_maps` for one sequence."""
+    if maps.ndim != 5 or maps.size(1) != 1:
+        raise ValueError(f"maps must be (n_layer, 1, nh, T, T) for one sequence, got {tuple(maps.shape)}: "
+                         "call attention_maps(model, idx) with idx of shape (1, T)")
+    n_head = maps.size(2)
+    cols = min(n_head, 4)
+    rows = -(-n_head // cols)
+    size = 1.2 + 0.16 * len(tokens)
+    fig, axs = plt.subplots(rows, cols, figsize=(size * cols, (size + 0.4) * rows + 0.4), layout="constrained",
+                            squeeze=False)
+    for head, ax in enumerate(axs.flat):
+        if head >= n_head:
+            ax.axis("off")
+            continue
+        ax.imshow(maps[layer, 0, head].float().cpu().numpy(), cmap="Blues", vmin=0)
+        _label_axes(ax, tokens, tokens, labels=head % cols == 0)
+        ax.set_title(f"head {head}", fontsize=SMALL + 2)
+    fig.suptitle(title or f"layer {layer}, all {n_head} heads (darker = more weight)")
+    return fig
+
+
+def attention_explorer(maps: torch.Tensor, tokens: Sequence[str]):
+    """An ipywidgets picker for layer and head that redraws `plot_attention`; returns the widget to display.
+
+    maps: (n_layer, 1, nh, T, T) from `attention_maps` for one sequence. In a notebook, end a cell with it.
+    """
+    import ipywidgets as widgets  # only notebooks need these
+    from IPython.display import display
+
+    n_layer, _, n_head = maps.shape[:3]
+    layer = widgets.IntSlider(value=0, min=0, max=n_layer - 1, description="layer")
+    head = widgets.IntSlider(value=0, min=0, max=n_head - 1, description="head")
+    out = widgets.Output()
+
+    def draw(_=None):
+        with out:
+            out.clear_output(wait=True)
+            fig = plot_attention(maps[layer.value, 0, head.value], tokens,
+                                 title=f"layer {layer.value}, head {head.value}")
+            display(fig)
+            plt.close(fig)  # shown once, in the widget; not again at the end of the cell
+
+    layer.observe(draw, names="value")
+    head.observe(draw, names="value")
+    draw()
+    return widgets.VBox([widgets.HBox([layer, head]), out])
 
 
 DECK_FIGURES: dict[str, Callable[[Sources], Figure]] = {}
