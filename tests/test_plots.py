@@ -246,3 +246,23 @@ def test_attention_explorer_redraws_the_picked_layer_and_head(monkeypatch):
     layer.value, head.value = 1, 2
     assert drawn[-1] is not None and (drawn[-1] == maps[1, 0, 2]).all()
     assert (drawn[0] == maps[0, 0, 0]).all()  # drawn once when created
+
+
+def test_plot_ablation_draws_each_variant_against_the_baseline():
+    fig = plots.plot_ablation(["base", "a", "b"], [2.0, 2.1, 1.9], noise=0.02)
+    bars = fig.axes[0].patches
+    widths = sorted(round(p.get_width(), 6) for p in bars if p.get_height() < 1)  # the bars, not the noise band
+    assert widths == [-0.1, 0.1]
+    assert [t.get_text().strip() for t in fig.axes[0].texts] == ["+0.100", "-0.100"]
+
+
+def test_plot_activations_draws_minillms_functions():
+    import torch
+
+    from minillm import functional
+
+    fig = plots.plot_activations()
+    relu, gelu = fig.axes[0].lines[:2]
+    x = relu.get_xdata()
+    assert (relu.get_ydata() == functional.relu(torch.as_tensor(x)).numpy()).all()
+    assert gelu.get_ydata().min() < 0  # GELU dips below zero, ReLU never does

@@ -14,6 +14,8 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
+from .. import functional
+from ..model import attention_maps
 from ..train import History
 from .sources import Sources
 from .style import SMALL, axes, styled, visible
@@ -31,6 +33,49 @@ def plot_validation_curves(histories: dict[str, History], title: str | None = No
     ax.set_title(title or "One design choice changed at a time")
     ax.grid(alpha=0.3)
     ax.legend()
+    return fig
+
+
+@styled
+def plot_activations(ax=None):
+    """The MLP's non-linearities from minillm.functional: ReLU, GELU (exact and GPT-2's tanh form) and SiLU."""
+    fig, ax = axes(ax, figsize=(7, 4.2))
+    x = torch.linspace(-4, 3, 400)
+    curves = {"ReLU": functional.relu(x), "GELU": functional.gelu(x),
+              "GELU, tanh form (GPT-2)": functional.gelu(x, approximate="tanh"), "SiLU / Swish (SwiGLU's gate)":
+              functional.silu(x)}
+    for (name, y), style in zip(curves.items(), ["-", "-", ":", "--"]):
+        ax.plot(x, y, style, lw=2.5, label=name)
+    ax.axhline(0, color="0.6", lw=0.8)
+    ax.axvline(0, color="0.6", lw=0.8)
+    ax.set_xlabel("input x")
+    ax.set_ylabel("activation(x)")
+    ax.set_title("Smooth cousins of ReLU: a little negative just below 0")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return fig
+
+
+@styled
+def plot_ablation(names: Sequence[str], val_losses: Sequence[float], noise: float | None = None, ax=None):
+    """Each variant's final validation loss minus the first (the baseline) as bars; a band of +-noise around 0."""
+    fig, ax = axes(ax, figsize=(8, 0.6 * len(names) + 1.4))
+    deltas = [loss - val_losses[0] for loss in val_losses[1:]]
+    colors = ["#2a7ab0" if d < 0 else "#c0504d" for d in deltas]
+    y = range(len(deltas))
+    ax.barh(y, deltas, color=colors)
+    ax.set_yticks(y, names[1:])
+    ax.invert_yaxis()
+    for i, d in enumerate(deltas):
+        ax.text(d, i, f" {d:+.3f} ", va="center", ha="left" if d >= 0 else "right")
+    if noise:
+        ax.axvspan(-noise, noise, color="0.85", zorder=0, label=f"seed noise (±{noise:.3f})")
+        ax.legend(loc="lower right")
+    ax.axvline(0, color="0.3", lw=1)
+    lo, hi = min(deltas + [0]), max(deltas + [0])
+    ax.set_xlim(lo - 0.35 * (hi - lo) - 0.01, hi + 0.35 * (hi - lo) + 0.01)
+    ax.set_xlabel(f"validation loss minus the baseline's {val_losses[0]:.3f} (lower is better)")
+    ax.set_title(f"One change at a time, from {names[0]}")
     return fig
 
 
@@ -113,4 +158,24 @@ def attention_explorer(maps: torch.Tensor, tokens: Sequence[str]):
     return widgets.VBox([widgets.HBox([layer, head]), out])
 
 
-DECK_FIGURES: dict[str, Callable[[Sources], Figure]] = {}
+SENTENCES = ("I hit the baseball with a bat", "I hit the bat with a baseball")  # the syllabus' pair
+
+
+def deck_attention_heads(src: Sources, layer: int) -> Figure:
+    model, _ = src.tiny_gpt
+    maps = attention_maps(model, torch.tensor([src.char_tokenizer.encode(SENTENCES[0])]))
+    return plot_attention_heads(maps, list(SENTENCES[0]), layer=layer)
+
+
+def deck_ablation(src: Sources) -> Figure:
+    v = src.result("ablation_cpu").values
+    names = v["variants"].split(" | ")
+    return plot_ablation(names, [v[f"val_loss_{i}"] for i in range(len(names))], noise=v.get("seed_spread"))
+
+
+DECK_FIGURES: dict[str, Callable[[Sources], Figure]] = {
+    "attention_heads_layer0": lambda src: deck_attention_heads(src, 0),
+    "attention_heads_layer1": lambda src: deck_attention_heads(src, 1),
+    "activations": lambda src: plot_activations(),
+    "ablation": deck_ablation,
+}
