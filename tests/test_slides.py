@@ -23,7 +23,7 @@ from matplotlib.text import Text  # noqa: E402
 from minillm import plots  # noqa: E402
 from minillm.data import Corpus  # noqa: E402
 from minillm.errors import DataError  # noqa: E402
-from minillm.plots import decks, language_modeling, style, tokenization  # noqa: E402
+from minillm.plots import decks, language_modeling, style, tokenization, transformer  # noqa: E402
 from minillm.plots.sources import Sources  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +48,7 @@ def sources():
     """A few lines of text standing in for Shakespeare, a GPT run of a few steps, a BPE of 300 tokens."""
     lines = [language_modeling.SHIFT_TEXT, language_modeling.LOSS_TEXT, language_modeling.PROMPT,
              tokenization.TOKENS_TEXT, tokenization.MODERN_TEXT,
-             "Now is the winter of our discontent", "What's in a name? That which we call a rose"]
+             *transformer.SENTENCES, "Now is the winter of our discontent", "What's in a name? That which we call a rose"]
     text = "\n".join(lines * 4) + "\n"
     return Sources(Corpus("tiny", train=text, val=text), train_steps=4, bpe_vocab_size=300)
 

@@ -87,7 +87,7 @@ def _label_axes(ax, query_tokens: Sequence[str], key_tokens: Sequence[str], labe
 
 @styled
 def plot_attention(weights: torch.Tensor, query_tokens: Sequence[str], key_tokens: Sequence[str] | None = None,
-                   title: str | None = None, ax=None):
+                   title: str | None = None, colorbar: bool = True, ax=None):
     """One head's attention pattern as a heatmap: row = query token, column = key token, colour = weight.
 
     weights (Tq, Tk), each row summing to 1; key_tokens defaults to query_tokens (self-attention).
@@ -98,13 +98,14 @@ def plot_attention(weights: torch.Tensor, query_tokens: Sequence[str], key_token
                          f"{len(key_tokens)} key tokens; pass one head's (Tq, Tk) map, e.g. maps[layer, 0, head]")
     size = 2.5 + 0.24 * max(len(query_tokens), len(key_tokens))
     fig, ax = axes(ax, figsize=(size + 1, size))
-    image = ax.imshow(weights.float().cpu().numpy(), cmap="Blues", vmin=0)
+    image = ax.imshow(weights.float().cpu().numpy(), cmap="Blues", vmin=0, vmax=1)
     _label_axes(ax, query_tokens, key_tokens)
     ax.set_xlabel("key (looked at)")
     ax.set_ylabel("query (looking)")
     if title:
         ax.set_title(title)
-    fig.colorbar(image, ax=ax, shrink=0.8, label="attention weight")
+    if colorbar:
+        fig.colorbar(image, ax=ax, shrink=0.8, label="attention weight")
     return fig
 
 
@@ -161,10 +162,17 @@ def attention_explorer(maps: torch.Tensor, tokens: Sequence[str]):
 SENTENCES = ("I hit the baseball with a bat", "I hit the bat with a baseball")  # the syllabus' pair
 
 
-def deck_attention_heads(src: Sources, layer: int) -> Figure:
+@styled
+def deck_attention(src: Sources) -> Figure:
+    """Two heads of the deck's character model side by side: the most local one and the "sink"."""
     model, _ = src.tiny_gpt
     maps = attention_maps(model, torch.tensor([src.char_tokenizer.encode(SENTENCES[0])]))
-    return plot_attention_heads(maps, list(SENTENCES[0]), layer=layer)
+    fig, axs = plt.subplots(1, 2, figsize=(11.5, 6.4), layout="constrained")
+    for ax, (layer, head) in zip(axs, [(0, 2), (1, 0)]):
+        plot_attention(maps[layer, 0, head], list(SENTENCES[0]), title=f"layer {layer}, head {head}", colorbar=False,
+                       ax=ax)
+    fig.colorbar(axs[1].images[0], ax=axs, shrink=0.8, label="attention weight")
+    return fig
 
 
 def deck_ablation(src: Sources) -> Figure:
@@ -174,8 +182,7 @@ def deck_ablation(src: Sources) -> Figure:
 
 
 DECK_FIGURES: dict[str, Callable[[Sources], Figure]] = {
-    "attention_heads_layer0": lambda src: deck_attention_heads(src, 0),
-    "attention_heads_layer1": lambda src: deck_attention_heads(src, 1),
+    "attention_heads": deck_attention,
     "activations": lambda src: plot_activations(),
     "ablation": deck_ablation,
 }
