@@ -14,8 +14,9 @@ Design choices:
 - Text is first cut into pre-tokens with GPT-2's regex (a word with its
   leading space, a run of digits, a run of punctuation, whitespace), and
   merges never cross a pre-token boundary: "dog." and "dog!" share "dog".
-- Special tokens such as <|endoftext|> are never split or merged and are
-  kept out of training; they get the last ids of the vocabulary.
+- Special tokens such as <|endoftext|> and [MASK] are never split or merged
+  and are kept out of training; they get the last ids of the vocabulary, and
+  `with_special_tokens` adds more to a trained tokenizer.
 - Training is deterministic: the most frequent pair wins, and a tie goes to
   the lexicographically greater pair of byte strings, (bytes_a, bytes_b).
 - Two trainers return the same merges: `train_merges_reference` recounts every
@@ -44,7 +45,7 @@ from tqdm.auto import tqdm
 
 from .errors import TokenizerError
 from .io import write_text
-from .tokenizer import TOKENIZERS, Tokenizer
+from .tokenizer import MASK, TOKENIZERS, Tokenizer, split_special  # noqa: F401 (MASK, for users)
 
 # GPT-2's pre-tokenizer: contractions, letters, digits, other symbols, each
 # with at most one leading space; then whitespace. `\s+(?!\S)` leaves the last
@@ -123,20 +124,7 @@ def most_frequent_pair(counts: dict[tuple[int, int], int], vocab: Sequence[bytes
 
 
 # ----------------------------------------------------------------------------
-# pre-tokenization
-
-def split_special(text: str, special_tokens: Collection[str]) -> list[str]:
-    """Cut text around special tokens, keeping them as pieces of their own.
-
-    >>> split_special("a<|endoftext|>b", ["<|endoftext|>"])
-    ['a', '<|endoftext|>', 'b']
-    """
-    if not special_tokens:
-        return [text] if text else []
-    # longest first, so a special token that contains another one wins
-    alternatives = "|".join(regex.escape(s) for s in sorted(special_tokens, key=len, reverse=True))
-    return [piece for piece in regex.split(f"({alternatives})", text) if piece]
-
+# pre-tokenization (split_special, shared with the char tokenizer, lives in minillm.tokenizer)
 
 def word_counts(text: str, pattern: str = GPT2_PATTERN, special_tokens: Collection[str] = ()) -> Counter[bytes]:
     """How often each pre-token occurs, as UTF-8 bytes; special tokens are left out.
@@ -371,6 +359,19 @@ class BPETokenizer(Tokenizer):
         return BPETokenizer(list(self.merges)[:n_merges], {s: 256 + n_merges + k for k, s in enumerate(order)},
                             self.pattern, self.byte_ids)
 
+    def with_special_tokens(self, special_tokens: Iterable[str]) -> "BPETokenizer":
+        """This tokenizer with more special tokens (e.g. [MASK]) at the next ids; existing ids keep their meaning.
+
+        >>> BPETokenizer([]).with_special_tokens([ENDOFTEXT, MASK]).special_tokens
+        {'<|endoftext|>': 256, '[MASK]': 257}
+        """
+        specials = dict(self.special_tokens)
+        for s in special_tokens:
+            if s in specials:
+                raise TokenizerError(f"the tokenizer already has the special token {s!r} (id {specials[s]})")
+            specials[s] = max([len(self.vocab) - 1, *specials.values()]) + 1
+        return BPETokenizer(list(self.merges), specials, self.pattern, self.byte_ids)
+
     # -- encoding ------------------------------------------------------------
 
     def _encode_word(self, word: str) -> list[int]:
@@ -408,26 +409,14 @@ class BPETokenizer(Tokenizer):
 
     def encode(self, text: str, allowed_special: Literal["all"] | Collection[str] = (),
                disallowed_special: Literal["all"] | Collection[str] = "all", progress: bool = False) -> list[int]:
-        """Text -> ids, handling special tokens the way tiktoken does.
+        """Text -> ids, handling special tokens the way tiktoken does (see `Tokenizer.allowed_specials`).
 
-        Special tokens in `allowed_special` ("all" or a set) become their ids.
-        A special token from `disallowed_special` (by default every special
-        token not allowed) in the text is an error: text from users should
-        not be able to inject <|endoftext|>. Pass disallowed_special=() to
-        encode such text as ordinary characters.
+        Special tokens in `allowed_special` ("all" or a set) become their ids;
+        text holding one from `disallowed_special` (by default every special
+        token not allowed) is refused; disallowed_special=() encodes such text
+        as ordinary characters.
         """
-        allowed = set(self.special_tokens) if allowed_special == "all" else set(allowed_special)
-        disallowed = set(self.special_tokens) - allowed if disallowed_special == "all" else set(disallowed_special)
-        unknown = (allowed | disallowed) - set(self.special_tokens)
-        if unknown:
-            raise TokenizerError(f"unknown special token(s) {sorted(unknown)}; this tokenizer's special tokens "
-                                 f"are {sorted(self.special_tokens)}")
-        for s in disallowed:
-            if s in text:
-                raise TokenizerError(
-                    f"the text contains the special token {s!r}, which is not allowed here. Pass "
-                    f"allowed_special={{{s!r}}} (or 'all') to encode it as a special token, or "
-                    f"disallowed_special=() to encode it as ordinary text")
+        allowed = self.allowed_specials(text, allowed_special, disallowed_special)
         out: list[int] = []
         for piece in split_special(text, allowed):
             if piece in allowed:

@@ -8,11 +8,20 @@ training loop, the notebooks and the command line take any of them:
     tok.decode(ids)       -> str
     tok.to_dict()         a JSON-ready description; tokenizer_from_dict() inverts it
     tok.save(path)        writes that JSON atomically; load_tokenizer(path) reads it
+    tok.special_tokens    {text: id} of tokens such as <|endoftext|> and [MASK]
 
 This module starts with the simplest tokenizer there is: one token per
 character, with the vocabulary taken from the training corpus. Byte-level BPE
 (module M2, `minillm/bpe.py`) plugs into the same interface, and
 `encode_to_array` turns a corpus into a cached array of ids for training.
+
+Special tokens are ids with a job rather than a piece of text: <|endoftext|>
+separates documents, [MASK] marks the positions a BERT-style encoder must
+fill in (`minillm.families`), [PAD], [BOS] and [EOS] frame sequences. Both
+tokenizers give them the ids after the ordinary ones and handle them the
+same way (tiktoken's rules): `encode` turns their text into their id only
+when asked to (`allowed_special`), so ordinary text, a user's message, can
+never produce one.
 """
 
 from __future__ import annotations
@@ -22,19 +31,60 @@ import json
 import operator
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Collection, Iterable, Literal, Sequence
 
 import numpy as np
+import regex
 
 from .data import data_dir
 from .errors import TokenizerError
 from .io import atomic_write, write_text
+
+MASK = "[MASK]"  # a masked-LM's "fill me in" token (BERT's spelling)
+
+
+def split_special(text: str, special_tokens: Collection[str]) -> list[str]:
+    """Cut text around special tokens, keeping them as pieces of their own.
+
+    >>> split_special("a<|endoftext|>b", ["<|endoftext|>"])
+    ['a', '<|endoftext|>', 'b']
+    """
+    if not special_tokens:
+        return [text] if text else []
+    # longest first, so a special token that contains another one wins
+    alternatives = "|".join(regex.escape(s) for s in sorted(special_tokens, key=len, reverse=True))
+    return [piece for piece in regex.split(f"({alternatives})", text) if piece]
 
 
 class Tokenizer:
     """The shared interface; subclasses implement encode, decode and to_dict."""
 
     kind: str = ""
+    special_tokens: dict[str, int]  # text -> id, set by each subclass
+
+    def allowed_specials(self, text: str, allowed_special: Literal["all"] | Collection[str] = (),
+                         disallowed_special: Literal["all"] | Collection[str] = "all") -> set[str]:
+        """The special tokens `encode` turns into their ids; refuses text with a disallowed one in it.
+
+        Special tokens in `allowed_special` ("all" or a set) become their ids.
+        A special token from `disallowed_special` (by default every special
+        token not allowed) in the text is an error: text from users should
+        not be able to inject <|endoftext|>. Pass disallowed_special=() to
+        encode such text as ordinary characters.
+        """
+        allowed = set(self.special_tokens) if allowed_special == "all" else set(allowed_special)
+        disallowed = set(self.special_tokens) - allowed if disallowed_special == "all" else set(disallowed_special)
+        unknown = (allowed | disallowed) - set(self.special_tokens)
+        if unknown:
+            raise TokenizerError(f"unknown special token(s) {sorted(unknown)}; this tokenizer's special tokens "
+                                 f"are {sorted(self.special_tokens)}")
+        for s in disallowed:
+            if s in text:
+                raise TokenizerError(
+                    f"the text contains the special token {s!r}, which is not allowed here. Pass "
+                    f"allowed_special={{{s!r}}} (or 'all') to encode it as a special token, or "
+                    f"disallowed_special=() to encode it as ordinary text")
+        return allowed
 
     @property
     def vocab_size(self) -> int:
@@ -62,63 +112,97 @@ class Tokenizer:
 
 
 class CharTokenizer(Tokenizer):
-    """One token per character; ids follow the sorted order of the characters.
+    """One token per character; ids follow the sorted order of the characters, special tokens come last.
 
-    >>> tok = CharTokenizer.from_text("hello")
-    >>> tok.chars, tok.encode("hell"), tok.decode([3, 2])
-    ('ehlo', [1, 0, 2, 2], 'ol')
+    >>> tok = CharTokenizer.from_text("hello", special_tokens=[MASK])
+    >>> tok.chars, tok.encode("hell"), tok.decode([3, 2]), tok.special_tokens
+    ('ehlo', [1, 0, 2, 2], 'ol', {'[MASK]': 4})
+    >>> tok.encode("he[MASK]o", allowed_special="all")
+    [1, 0, 4, 3]
     """
 
     kind = "char"
 
-    def __init__(self, chars: str):
+    def __init__(self, chars: str, special_tokens: Sequence[str] = ()):
         if not chars:
             raise TokenizerError("a character tokenizer needs at least one character; the text was empty")
         if len(set(chars)) != len(chars):
             raise TokenizerError("the character list has duplicates; build it with CharTokenizer.from_text")
+        if isinstance(special_tokens, str):
+            raise TokenizerError(f"special_tokens must be a list of strings, got the string {special_tokens!r}; "
+                                 f"write [{special_tokens!r}]")
+        specials = list(special_tokens)
+        if len(set(specials)) != len(specials) or not all(isinstance(t, str) and t for t in specials):
+            raise TokenizerError(f"special tokens must be distinct non-empty strings, got {specials}")
+        clash = [t for t in specials if t in chars]
+        if clash:  # subtle: "a" as a special token would give the text "a" two ids
+            raise TokenizerError(f"special token {clash[0]!r} is also an ordinary character; "
+                                 f"give it a name of two or more characters, such as '[{clash[0]}]'")
         self.chars = chars
         self.stoi = {c: i for i, c in enumerate(chars)}
+        self.special_tokens = {t: len(chars) + k for k, t in enumerate(specials)}  # after the characters
+        self._itos = list(chars) + specials  # id -> text
 
     @classmethod
-    def from_text(cls, text: str) -> "CharTokenizer":
-        """The vocabulary is every distinct character of `text`, sorted."""
-        return cls("".join(sorted(set(text))))
+    def from_text(cls, text: str, special_tokens: Sequence[str] = ()) -> "CharTokenizer":
+        """The vocabulary is every distinct character of `text`, sorted, then the special tokens."""
+        return cls("".join(sorted(set(text))), special_tokens)
+
+    def with_special_tokens(self, special_tokens: Sequence[str]) -> "CharTokenizer":
+        """This tokenizer with more special tokens, at the next ids; every existing id keeps its meaning."""
+        return CharTokenizer(self.chars, [*self.special_tokens, *special_tokens])
 
     @property
     def vocab_size(self) -> int:
-        return len(self.chars)
+        return len(self._itos)
 
-    def encode(self, text: str) -> list[int]:
-        try:
-            return [self.stoi[c] for c in text]
-        except KeyError:
-            unknown = sorted(set(text) - set(self.stoi))
-            raise TokenizerError(
-                f"the text has {len(unknown)} character(s) outside this tokenizer's vocabulary: "
-                f"{''.join(unknown)[:20]!r}; remove them, or build the tokenizer from text that has them"
-            ) from None
+    def encode(self, text: str, allowed_special: Literal["all"] | Collection[str] = (),
+               disallowed_special: Literal["all"] | Collection[str] = "all") -> list[int]:
+        """Text -> ids; special tokens as in `BPETokenizer.encode` (see `Tokenizer.allowed_specials`)."""
+        allowed = self.allowed_specials(text, allowed_special, disallowed_special)
+        out: list[int] = []
+        for piece in split_special(text, allowed):
+            if piece in allowed:
+                out.append(self.special_tokens[piece])
+                continue
+            try:
+                out.extend(self.stoi[c] for c in piece)
+            except KeyError:
+                unknown = sorted(set(piece) - set(self.stoi))
+                raise TokenizerError(
+                    f"the text has {len(unknown)} character(s) outside this tokenizer's vocabulary: "
+                    f"{''.join(unknown)[:20]!r}; remove them, or build the tokenizer from text that has them"
+                ) from None
+        return out
 
     def decode(self, ids: Iterable[int]) -> str:
         try:
             ids = [operator.index(i) for i in ids]  # ints, numpy ints, 0-d tensors
         except TypeError:
             raise TokenizerError(f"ids must be integers in 0..{self.vocab_size - 1}") from None
-        bad = [i for i in ids if not 0 <= i < len(self.chars)]
+        bad = [i for i in ids if not 0 <= i < self.vocab_size]
         if bad:  # subtle: chars[-1] is a valid Python index, but not a valid id
             raise TokenizerError(f"ids must be integers in 0..{self.vocab_size - 1}, got {bad[0]}")
-        return "".join(self.chars[i] for i in ids)
+        return "".join(self._itos[i] for i in ids)
 
     def to_dict(self) -> dict:
-        return {"type": self.kind, "chars": self.chars}
+        d = {"type": self.kind, "chars": self.chars}
+        if self.special_tokens:  # only then: descriptions saved before special tokens existed stay equal
+            d["special_tokens"] = list(self.special_tokens)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "CharTokenizer":
         if not isinstance(d.get("chars"), str):
             raise TokenizerError("a char tokenizer description needs a 'chars' string")
-        return cls(d["chars"])
+        specials = d.get("special_tokens", [])
+        if not isinstance(specials, list):
+            raise TokenizerError("a char tokenizer's 'special_tokens' must be a list of strings, in id order")
+        return cls(d["chars"], specials)
 
     def __repr__(self) -> str:
-        return f"CharTokenizer(vocab_size={self.vocab_size})"
+        specials = f", special_tokens={list(self.special_tokens)}" if self.special_tokens else ""
+        return f"CharTokenizer(vocab_size={self.vocab_size}{specials})"
 
 
 # The tokenizer types a saved description can name; minillm/bpe.py adds "bpe".

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from minillm.bpe import (ENDOFTEXT, BPETokenizer, apply_merges, bytes_per_token, merge, merge_usage, most_frequent_pair,
-                         pair_counts, split_special, train_merges, train_merges_reference, word_counts)
+from minillm.bpe import (ENDOFTEXT, MASK, BPETokenizer, apply_merges, bytes_per_token, merge, merge_usage,
+                         most_frequent_pair, pair_counts, split_special, train_merges, train_merges_reference,
+                         word_counts)
 from minillm.errors import TokenizerError
 from minillm.tokenizer import encode_to_array, load_tokenizer, tokenizer_from_dict
 
@@ -120,6 +121,28 @@ def test_special_tokens():
     with pytest.raises(TokenizerError, match="unknown special token"):
         tok.encode(text, allowed_special={"<|im_start|>"})
 
+
+
+def test_mask_token():
+    tok = BPETokenizer.train("to be [MASK] not to be " * 20, vocab_size=280, special_tokens=[ENDOFTEXT, MASK])
+    mask_id = tok.special_tokens[MASK]
+    assert mask_id == tok.vocab_size - 1
+    assert all(b"[MASK]" not in t for t in tok.vocab)  # kept out of training
+    ids = tok.encode("to be [MASK] not", allowed_special={MASK})
+    assert ids.count(mask_id) == 1 and tok.decode(ids) == "to be [MASK] not"
+    assert mask_id not in tok.encode("to be [MASK] not", disallowed_special=())  # plain text can't make it
+    with pytest.raises(TokenizerError, match="contains the special token"):
+        tok.encode("to be [MASK] not")
+
+
+def test_with_special_tokens_keeps_every_id(tok):
+    added = tok.with_special_tokens([MASK])
+    assert added.special_tokens == {**tok.special_tokens, MASK: tok.vocab_size}
+    assert added.vocab_size == tok.vocab_size + 1
+    assert added.encode(SAMPLE, allowed_special={ENDOFTEXT}) == tok.encode(SAMPLE, allowed_special={ENDOFTEXT})
+    assert tokenizer_from_dict(added.to_dict()).special_tokens == added.special_tokens
+    with pytest.raises(TokenizerError, match="already has the special token"):
+        added.with_special_tokens([MASK])
 
 def test_errors():
     with pytest.raises(TokenizerError, match="at least 256"):

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from minillm.errors import TokenizerError
-from minillm.tokenizer import CharTokenizer, load_tokenizer, tokenizer_from_dict
+from minillm.tokenizer import MASK, CharTokenizer, load_tokenizer, tokenizer_from_dict
 
 
 def test_char_tokenizer_worked_example():
@@ -60,3 +60,47 @@ def test_corrupt_files(tmp_path):
         load_tokenizer(tmp_path / "other.json")
     with pytest.raises(TokenizerError, match="no tokenizer file"):
         load_tokenizer(tmp_path / "missing.json")
+
+
+def test_mask_token_round_trips_and_never_comes_from_ordinary_text():
+    tok = CharTokenizer.from_text("[MASK] is also text", special_tokens=[MASK])
+    mask_id = tok.special_tokens[MASK]
+    assert mask_id == tok.vocab_size - 1 == len(tok.chars)  # after every character
+    ids = tok.encode("is [MASK] text", allowed_special="all")
+    assert ids.count(mask_id) == 1 and len(ids) == len("is ") + 1 + len(" text")
+    assert tok.decode(ids) == "is [MASK] text"
+    plain = tok.encode("is [MASK] text", disallowed_special=())  # six ordinary characters
+    assert mask_id not in plain and tok.decode(plain) == "is [MASK] text"
+    with pytest.raises(TokenizerError, match=r"contains the special token '\[MASK\]'"):
+        tok.encode("is [MASK] text")  # by default a special token in text is refused, as in BPE
+    with pytest.raises(TokenizerError, match="unknown special token"):
+        tok.encode("is", allowed_special={"[PAD]"})
+    assert CharTokenizer("ab").encode("ab", allowed_special="all") == [0, 1]  # no special tokens: nothing changes
+
+
+@given(st.text(min_size=1))
+def test_ordinary_text_never_encodes_to_a_special_id(text):
+    tok = CharTokenizer.from_text(text + "[MASK]", special_tokens=[MASK, "[PAD]"])
+    ids = tok.encode(text, disallowed_special=())
+    assert max(ids) < len(tok.chars) and tok.decode(ids) == text
+
+
+def test_special_tokens_are_saved_and_added_at_the_next_ids(tmp_path):
+    tok = CharTokenizer.from_text("abc").with_special_tokens(["[PAD]", MASK])
+    assert tok.special_tokens == {"[PAD]": 3, MASK: 4} and tok.vocab_size == 5
+    tok.save(tmp_path / "tok.json")
+    loaded = load_tokenizer(tmp_path / "tok.json")
+    assert loaded.special_tokens == tok.special_tokens and loaded.decode([4, 0]) == "[MASK]a"
+    assert CharTokenizer("abc").to_dict() == {"type": "char", "chars": "abc"}  # as saved before special tokens
+    assert tokenizer_from_dict({"type": "char", "chars": "abc"}).special_tokens == {}
+
+
+@pytest.mark.parametrize("specials, match", [
+    (["a"], "also an ordinary character"),
+    ([MASK, MASK], "distinct non-empty"),
+    ([""], "distinct non-empty"),
+    (MASK, "got the string"),
+])
+def test_bad_special_tokens_are_refused(specials, match):
+    with pytest.raises(TokenizerError, match=match):
+        CharTokenizer("abc", specials)
