@@ -266,3 +266,10 @@ def test_plot_activations_draws_minillms_functions():
     x = relu.get_xdata()
     assert (relu.get_ydata() == functional.relu(torch.as_tensor(x)).numpy()).all()
     assert gelu.get_ydata().min() < 0  # GELU dips below zero, ReLU never does
+
+
+def test_plot_loss_curves_draws_running_means():
+    fig = plots.plot_loss_curves({"a": [4.0, 2.0, 3.0, 1.0]}, window=2)
+    line = fig.axes[0].lines[0]
+    assert list(line.get_xdata()) == [2, 3, 4]
+    assert list(line.get_ydata()) == [3.0, 2.5, 2.0]

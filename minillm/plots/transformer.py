@@ -79,6 +79,23 @@ def plot_ablation(names: Sequence[str], val_losses: Sequence[float], noise: floa
     return fig
 
 
+@styled
+def plot_loss_curves(curves: dict[str, Sequence[float]], window: int = 25, ax=None):
+    """Training loss per step of several runs, each smoothed by a running mean over `window` steps."""
+    fig, ax = axes(ax, figsize=(8, 4))
+    for name, loss in curves.items():
+        y = torch.tensor(loss, dtype=torch.float64)
+        w = max(1, min(window, len(y)))
+        smooth = y.unfold(0, w, 1).mean(-1) if len(y) else y  # the mean of each run of w steps
+        ax.plot(range(w, len(y) + 1), smooth.numpy(), lw=2, label=name)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel(f"training loss (mean of {window} steps)")
+    ax.set_title("Both families learn their task")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return fig
+
+
 def _label_axes(ax, query_tokens: Sequence[str], key_tokens: Sequence[str], labels: bool = True) -> None:
     ax.set_xticks(range(len(key_tokens)), [visible(t) for t in key_tokens] if labels else [], rotation=90)
     ax.set_yticks(range(len(query_tokens)), [visible(t) for t in query_tokens] if labels else [])
