@@ -34,3 +34,7 @@ class TrainingError(MinillmError, RuntimeError):
 
 class InUseError(MinillmError, RuntimeError):
     """A file (a run's checkpoint) that another process is using right now."""
+
+
+class MissingPackageError(MinillmError, ImportError):
+    """An optional package that one feature needs (e.g. huggingface_hub to download GPT-2) is not installed."""
