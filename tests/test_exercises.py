@@ -6,7 +6,7 @@ are written without the checkers' own helpers, so that a hint is only found
 when the checker really recognises the mistake. (Every checker is also run
 against its own list of known mistakes, its solution and a stub in
 test_exercises_core.py; the M2 checkers are tested like these in
-test_exercises_tokenization.py.)
+test_exercises_tokenization.py, the M3 ones in test_exercises_transformer.py.)
 """
 
 import re

@@ -51,6 +51,7 @@ Modules today:
     sampling.py           M1: sample the next token, the autoregressive loop
     tokenization.py       M2: pair counts, merge, the next pair to merge
     encoding.py           M2: BPE encoding, decoding, special tokens as boundaries
+    transformer.py        M3: stable softmax, RMSNorm, RoPE, masked attention, counting parameters
 
 Adding a checker: in a module here (a new file for a new course module),
 write `check_<concept>(fn)` that builds a list of `Case(label, run)`, where
