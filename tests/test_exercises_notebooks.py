@@ -123,6 +123,8 @@ EXPECTED_EXERCISES = {
                                    "check_sample_loop"],
     "02_tokenization.ipynb": ["check_pair_counts", "check_merge", "check_most_frequent_pair", "check_encode",
                               "check_decode", "check_split_special"],
+    "03_transformer.ipynb": ["check_stable_softmax", "check_masked_attention", "check_rms_norm", "check_apply_rope",
+                             "check_count_params"],
 }
 
 
