@@ -283,9 +283,13 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    """The whole language model: token ids in, next-token logits (and loss) out."""
+    """The whole language model: token ids in, next-token logits (and loss) out.
 
-    def __init__(self, cfg: GPTConfig):
+    `causal` and `cross` go to every block; the defaults make the GPT. `minillm.families` builds a
+    BERT-style encoder (`causal=False`) and an encoder-decoder's decoder (`cross=True`) from this class.
+    """
+
+    def __init__(self, cfg: GPTConfig, causal: bool = True, cross: bool = False):
         super().__init__()
         self.config = cfg
         self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.n_embd)
@@ -293,17 +297,18 @@ class GPT(nn.Module):
         if cfg.position == "sinusoidal":  # fixed, so a buffer: not trained, not saved in checkpoints
             self.register_buffer("pos_table", sinusoidal_positions(cfg.block_size, cfg.n_embd), persistent=False)
         self.drop = nn.Dropout(cfg.dropout)
-        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        self.blocks = nn.ModuleList(Block(cfg, causal=causal, cross=cross) for _ in range(cfg.n_layer))
         # post-norm blocks already end in a norm; pre-norm leaves the stream unnormalised until here
         self.norm_f = cfg.make_norm() if cfg.norm_position == "pre" else nn.Identity()
         self.head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
         if cfg.tie_weights:
             self.head.weight = self.tok_emb.weight  # one (V, C) matrix, used twice
         self.apply(self._init_weights)
-        # GPT-2: scale the residual projections by 1/sqrt(N), N = 2 per block (attn + mlp)
+        # GPT-2: scale the residual projections by 1/sqrt(N), N = 2 per block (attn + mlp; 3 with cross-attention)
         for block in self.blocks:
-            for proj in (block.attn.proj, block.mlp.proj):
-                nn.init.normal_(proj.weight, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layer))
+            projs = [block.attn.proj, block.mlp.proj] + ([block.cross_attn.proj] if cross else [])
+            for proj in projs:
+                nn.init.normal_(proj.weight, mean=0.0, std=0.02 / math.sqrt(len(projs) * cfg.n_layer))
 
     def _init_weights(self, module: nn.Module) -> None:
         if isinstance(module, nn.Linear):
