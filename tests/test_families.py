@@ -6,9 +6,11 @@ import torch
 
 from minillm.data import Corpus
 from minillm.errors import ConfigError
-from minillm.families import (BOS, EOS, PAD, TRANSDUCTIONS, Encoder, EncoderDecoder, evaluate_masked_lm, mask_tokens,
-                              random_strings, train_masked_lm, train_transduction, transduction_batch,
-                              transduction_tokenizer, unigram_baselines, word_starts)
+from minillm.bpe import BPETokenizer
+from minillm.families import (BOS, EOS, PAD, TRANSDUCTIONS, Encoder, EncoderDecoder, evaluate_masked_lm,
+                              evaluate_masked_words, mask_tokens, random_strings, train_masked_lm,
+                              train_transduction, transduction_batch, transduction_tokenizer, unigram_baselines,
+                              whole_word_tokens, word_starts)
 from minillm.model import GPT, IGNORE_INDEX, GPTConfig
 
 
@@ -237,6 +239,45 @@ def test_whole_word_masking_scores_whole_words():
             assert word.isalpha() and 0 < m.start() and m.end() < len(original)
             assert not original[m.start() - 1].isalpha() and not original[m.end()].isalpha()
 
+
+
+@pytest.mark.parametrize("vocab_size", [260, 300, 400])
+def test_whole_word_tokens_are_the_words_of_the_text(vocab_size):
+    """Reference: a token is a whole word when its letters are exactly one run of letters of the text."""
+    rng = random.Random(vocab_size)
+    text = "".join(rng.choice(["to", "be", "or", "not", " ", ", ", "\n", "'d", "ab", "x"]) for _ in range(600))
+    tok = BPETokenizer.train(text, vocab_size, special_tokens=[])
+    ids = tok.encode(text)
+    words = {(m.start(), m.end()) for m in re.finditer("[A-Za-z]+", text)}
+    at, expected = 0, []
+    for i in ids:
+        piece = tok.decode([i])
+        lead = len(piece) - len(piece.lstrip(" "))
+        expected.append(re.fullmatch(" ?[A-Za-z]+", piece) is not None and (at + lead, at + len(piece)) in words)
+        at += len(piece)
+    got = whole_word_tokens(torch.tensor(ids), tok).tolist()
+    assert got == expected and 0 < sum(got) < len(got)
+
+
+def test_tiny_bpe_masked_lm_scores_whole_words():
+    corpus = Corpus("tiny", TEXT, TEXT[:400])
+    r = train_masked_lm(steps=40, batch_size=8, warmup_steps=5, tokens="bpe", vocab_size=300, corpus=corpus,
+                        eval_windows=20, model=dict(TINY_ENCODER, block_size=16), threads=1, progress=False)
+    assert r.tokens == "bpe" and isinstance(r.tokenizer, BPETokenizer) and r.n_masked > 0
+    assert sum(r.loss[-10:]) < sum(r.loss[:10]) and 0 <= r.accuracy <= 1
+    assert 0 < r.baseline < 1  # "to" is the most frequent word of TEXT, and some masked words are not "to"
+    # with 5 windows every one is an example, so the scores can be recounted from them
+    scores = evaluate_masked_words(r.model, r.tokenizer, corpus.val, corpus.train, windows=5, p=0.5)
+    assert len(scores["examples"]) == 5
+    masked = [(f, o) for shown, filled, original in scores["examples"]
+              for s, f, o in zip(shown.split(), filled.split(), original.split(), strict=True) if s == "____"]
+    assert scores["n_masked"] == len(masked) > 0
+    assert scores["accuracy"] == sum(f == o for f, o in masked) / len(masked)
+    assert scores["baseline"] == sum(o == "to" for _, o in masked) / len(masked)  # "to": TEXT's top word
+    with pytest.raises(ConfigError, match="whole_words"):
+        train_masked_lm(tokens="bpe", whole_words=True, steps=1, progress=False)
+    with pytest.raises(ConfigError, match="'char' or 'bpe'"):
+        train_masked_lm(tokens="words", steps=1, progress=False)
 
 def test_tiny_transduction_run_learns_and_reports():
     r = train_transduction("reverse", steps=40, batch_size=16, warmup_steps=5, min_len=2, max_len=4, n_test=30,
