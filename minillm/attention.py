@@ -14,13 +14,17 @@ kinds of mask, combined when both are given:
 Every query must be allowed at least one key; a row with none gives nan (a
 softmax over nothing), as in PyTorch.
 
+Grouped-query attention: k and v may have fewer heads than q (n_kv dividing
+nh); each key/value head then serves nh // n_kv query heads in a row
+(`expand_kv`).
+
 `reference_attention` spells every step out and materialises the (Tq, Tk)
 score matrix, which is what makes plain attention memory-bound for long
 sequences. `sdpa_attention` calls PyTorch's fused
 `scaled_dot_product_attention`. Both take q (B, nh, Tq, hs) and k, v
 (B, nh, Tk, hs) and return (B, nh, Tq, hs); the model picks one by name from
-`ATTENTION` (module M4 adds Triton kernels with the same signature), and the
-tests check that they agree on every kind of mask.
+`ATTENTION`, where "triton" runs the FlashAttention kernels of module M4
+(`minillm.kernels`), and the tests check that they agree on every kind of mask.
 """
 
 from __future__ import annotations
@@ -63,10 +67,22 @@ def allowed(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor | None, causal:
     return mask
 
 
+def expand_kv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Grouped-query heads: k, v (B, n_kv, Tk, hs) -> (B, nh, Tk, hs), each repeated for its nh // n_kv query heads."""
+    nh, n_kv = q.size(1), k.size(1)
+    if nh == n_kv:
+        return k, v
+    if n_kv == 0 or nh % n_kv or v.size(1) != n_kv:
+        raise ValueError(f"q has {nh} heads but k and v have {n_kv} and {v.size(1)}: the key/value heads must be "
+                         f"equal in number and divide the query heads")
+    return k.repeat_interleave(nh // n_kv, dim=1), v.repeat_interleave(nh // n_kv, dim=1)
+
+
 def attention_weights(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor | None = None,
                       causal: bool = True) -> torch.Tensor:
     """softmax(Q K^T / sqrt(d_head) + M): (B, nh, Tq, Tk), each row a distribution over the keys it may see."""
     hs = q.size(-1)
+    k, _ = expand_kv(q, k, k)
     scores = q @ k.transpose(-2, -1) / math.sqrt(hs)  # (B, nh, Tq, Tk)
     keep = allowed(q, k, mask, causal)
     if keep is not None:
@@ -76,7 +92,8 @@ def attention_weights(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor | Non
 
 def reference_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
                         causal: bool = True, dropout_p: float = 0.0) -> torch.Tensor:
-    """Attention written out step by step. q (B, nh, Tq, hs), k and v (B, nh, Tk, hs) -> (B, nh, Tq, hs)."""
+    """Attention written out step by step. q (B, nh, Tq, hs), k and v (B, n_kv, Tk, hs) -> (B, nh, Tq, hs)."""
+    k, v = expand_kv(q, k, v)
     weights = attention_weights(q, k, mask, causal)
     if dropout_p > 0:  # drop whole attention links, scale the survivors by 1 / (1 - p)
         weights = F.dropout(weights, p=dropout_p)
@@ -86,14 +103,23 @@ def reference_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask:
 def sdpa_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
                    causal: bool = True, dropout_p: float = 0.0) -> torch.Tensor:
     """The same computation through PyTorch's fused kernel (FlashAttention on GPUs)."""
+    k, v = expand_kv(q, k, v)
     if mask is None and (not causal or q.size(-2) == k.size(-2)):
         return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=causal)
     # subtle: SDPA's is_causal aligns the mask top-left when Tq != Tk; ours is bottom-right (see causal_mask)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=allowed(q, k, mask, causal), dropout_p=dropout_p)
 
 
+def triton_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
+                     causal: bool = True, dropout_p: float = 0.0) -> torch.Tensor:
+    """FlashAttention as Triton kernels on a GPU (`minillm.kernels`); where they can't run, SDPA with a note."""
+    from .kernels import triton_attention as run  # imported on first use: Triton is optional
+    return run(q, k, v, mask, causal, dropout_p)
+
+
 # name -> function(q, k, v, mask=None, causal=True, dropout_p=0.0) -> output; GPTConfig.attention picks one.
 ATTENTION = {
     "reference": reference_attention,
     "sdpa": sdpa_attention,
+    "triton": triton_attention,
 }

@@ -75,7 +75,7 @@ class GPTConfig:
     dropout: float = 0.0         # on attention weights and residual branches; 0 for small data
     bias: bool = True            # biases in linear layers and norms, as GPT-2 has them
     tie_weights: bool = True     # share the token embedding with the output head (GPT-2)
-    attention: str = "sdpa"      # "reference" (explicit scores) or "sdpa" (PyTorch's fused kernel)
+    attention: str = "sdpa"      # "reference" (explicit scores), "sdpa" (PyTorch's fused kernel) or "triton" (M4)
     norm: str = "layernorm"      # "layernorm" or "rmsnorm"
     norm_position: str = "pre"   # "pre": x + f(norm(x)) (GPT-2, LLaMA); "post": norm(x + f(x)) (the 2017 Transformer)
     activation: str = "gelu"     # the MLP's non-linearity: "gelu", "gelu_tanh" (GPT-2's), "relu", "silu",
@@ -200,9 +200,7 @@ class Attention(nn.Module):
         v = v.view(B, -1, n_kv, hs).transpose(1, 2)
         if self.rotary is not None:  # RoPE: positions enter as rotations of q and k, not as added vectors
             q, k = self.rotary(q), self.rotary(k)
-        if n_kv != self.n_head:  # each key/value head serves n_head // n_kv query heads in a row
-            k = k.repeat_interleave(self.n_head // n_kv, dim=1)  # (B, nh, keys, hs)
-            v = v.repeat_interleave(self.n_head // n_kv, dim=1)
+        # with fewer key/value heads, each serves n_head // n_kv query heads: the backend repeats them (expand_kv)
         if self.keep_weights:
             self.weights = attention_weights(q, k, mask, self.causal).detach()
         y = self.attend(q, k, v, mask=mask, causal=self.causal,

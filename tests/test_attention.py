@@ -99,3 +99,17 @@ def test_attention_dropout_drops_links_at_the_rate_and_rescales(p):
     assert abs(dropped - p) < 0.01, f"dropped {dropped:.3f} of the links, expected {p}"
     kept = weights[weights != 0]
     torch.testing.assert_close(kept, torch.full_like(kept, 1 / T / (1 - p)))  # survivors scaled by 1 / (1 - p)
+
+
+@pytest.mark.parametrize("impl", sorted(ATTENTION))
+@pytest.mark.parametrize("n_kv", [1, 3])
+def test_grouped_query_heads_share_keys_and_values(impl, n_kv):
+    """k, v with n_kv heads for 6 query heads: the same as each key/value head repeated 6 // n_kv times."""
+    g = torch.Generator().manual_seed(n_kv)
+    q = torch.randn(2, 6, 5, 16, generator=g)
+    k, v = (torch.randn(2, n_kv, 5, 16, generator=g, requires_grad=True) for _ in range(2))
+    out = ATTENTION[impl](q, k, v, causal=True)
+    repeated = [t.repeat_interleave(6 // n_kv, dim=1) for t in (k, v)]
+    torch.testing.assert_close(out, reference_attention(q, *repeated, causal=True), atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="divide the query heads"):
+        ATTENTION[impl](q, k[:, :1].expand(2, 4, 5, 16), v[:, :1].expand(2, 4, 5, 16))

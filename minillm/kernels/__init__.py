@@ -1,0 +1,83 @@
+"""Triton kernels for the GPU (module M4): a fused softmax, then FlashAttention forward and backward.
+
+    softmax.py          the warm-up: one program per row, the whole row in on-chip memory
+    flash_attention.py  FlashAttention-2: forward (online softmax), backward (recompute, dQ, dK, dV)
+    configs.py          block sizes per GPU generation; an ahead-of-time check that they fit
+
+Triton is optional: `import minillm` works without it, and the model's attention="triton" falls back to
+PyTorch's SDPA with a one-time note saying why (`triton_attention`). The kernels also run on the CPU
+under Triton's interpreter, which the tests use: set TRITON_INTERPRET=1 before minillm.kernels is
+imported (Triton reads it when a kernel is defined) and pass CPU tensors. The interpreter runs the
+programs one after another in numpy: right for checking the arithmetic at tiny shapes, slow, blind
+to races, and wrong for bfloat16 (numpy has none).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import torch
+
+# Triton 3.9 warns on every compile unless this is set; "1" keeps its current default (fused multiply-add)
+os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
+try:
+    import triton  # noqa: F401
+    HAS_TRITON = True
+except ImportError:
+    HAS_TRITON = False
+
+
+class FallbackWarning(UserWarning):
+    """attention="triton" ran PyTorch's SDPA instead; the message says why."""
+
+
+def interpreting() -> bool:
+    """True when Triton's interpreter is on (TRITON_INTERPRET=1): kernels then run on CPU tensors."""
+    return os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
+
+
+def why_not_triton(q: torch.Tensor, mask: torch.Tensor | None = None, dropout_p: float = 0.0) -> str | None:
+    """Why the FlashAttention kernels can't run on these inputs, in one line, or None when they can."""
+    if not HAS_TRITON:
+        return "Triton is not installed (pip install triton: Linux only; it comes with PyTorch's CUDA wheels)"
+    if q.device.type != "cuda" and not interpreting():
+        return (f"the Triton kernels need a CUDA GPU and q is on {q.device.type} (on a CPU they run only under "
+                f"TRITON_INTERPRET=1, for tests)")
+    if q.device.type == "cuda":
+        major, minor = torch.cuda.get_device_capability(q.device)
+        if (major, minor) < (7, 5):
+            return f"the kernels need compute capability 7.5 or newer (T4, A100, H100), this GPU has {major}.{minor}"
+        if q.dtype == torch.bfloat16 and major < 8:
+            return (f"this GPU (compute capability {major}.{minor}, e.g. a T4) has no bfloat16 arithmetic: "
+                    f"use float16 (train with --dtype float16)")
+    if q.dtype not in (torch.float16, torch.bfloat16, torch.float32):
+        return f"the kernels take float16, bfloat16 or float32, not {q.dtype}"
+    if mask is not None:
+        return "the kernels do causal or full attention only; a padding or custom mask goes to SDPA"
+    if dropout_p > 0:
+        return "the kernels have no attention dropout; with dropout > 0 attention goes to SDPA"
+    if not 1 <= q.size(-1) <= 128:
+        return f"the kernels take head dims up to 128, got {q.size(-1)}"
+    return None
+
+
+_noted: set[str] = set()
+
+
+def triton_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
+                     causal: bool = True, dropout_p: float = 0.0) -> torch.Tensor:
+    """The attention backend "triton" (same signature as `minillm.attention.ATTENTION`'s others).
+
+    Runs the FlashAttention kernels when they can; otherwise SDPA, with a `FallbackWarning` the first
+    time each reason comes up.
+    """
+    reason = why_not_triton(q, mask, dropout_p)
+    if reason is None:
+        from .flash_attention import flash_attention
+        return flash_attention(q, k, v, causal)
+    if reason not in _noted:
+        _noted.add(reason)
+        warnings.warn(f"attention='triton' is using PyTorch's SDPA instead: {reason}", FallbackWarning, stacklevel=2)
+    from ..attention import sdpa_attention
+    return sdpa_attention(q, k, v, mask, causal, dropout_p)

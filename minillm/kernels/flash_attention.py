@@ -1,0 +1,266 @@
+"""FlashAttention-2 in Triton: the forward pass, the backward pass, and the autograd Function.
+
+The algorithm is `minillm.flash` (read it first: the same loops in plain PyTorch). Here each loop over
+blocks of queries (or keys) becomes a grid of Triton programs running in parallel, and each program
+keeps its block of Q, K, V and its running sums in on-chip memory: the (Tq, Tk) score matrix is never
+written to GPU memory, so memory grows linearly with the sequence.
+
+Four kernels, one job each:
+    _forward       one program per (block of queries, batch x head): online softmax, writes O and lse
+    _delta         one program per (block of queries, batch x head): delta = rowsum(dO * O)
+    _backward_dkdv one program per (block of keys, batch x key/value head): dK, dV over all queries
+                   that see these keys (and, with grouped-query heads, over every query head sharing them)
+    _backward_dq   one program per (block of queries, batch x head): dQ over all keys it sees
+
+Conventions (as in `minillm.attention`): q (B, nh, Tq, D), k and v (B, n_kv, Tk, D) with n_kv dividing
+nh; causal masks are aligned bottom-right (query i sits at position Tk - Tq + i). Scores are kept in
+base 2: s2 = q.k * log2(e) / sqrt(D), so exp(x) becomes the faster exp2(x * log2(e)); the log-sum-exp
+handed back is in natural-log units.
+
+Written for Triton 3.2 to 3.9: plain pointer arithmetic with masks (no block pointers, which 3.9
+removed); every masked load gives `other=`; every dot has sides of at least 16.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import triton
+import triton.language as tl
+
+from .configs import KernelConfig, pick_config
+
+LOG2E = math.log2(math.e)  # exp(x) = exp2(x * LOG2E)
+
+
+@triton.jit
+def _forward(Q, K, V, O, LSE,
+             sqb, sqh, sqt, skb, skh, skt, svb, svh, svt, sob, soh, sot,   # strides; the last dim is contiguous
+             n_head, group, Tq, Tk, qk_scale,                            # qk_scale = log2(e) / sqrt(D)
+             HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+             CAUSAL: tl.constexpr):
+    pid_m, bh = tl.program_id(0), tl.program_id(1)
+    b, h = bh // n_head, bh % n_head
+    hk = h // group                                       # the key/value head this query head reads
+    rows = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)        # this program's queries
+    dims = tl.arange(0, BLOCK_D)                          # BLOCK_D: D rounded up to a power of two
+    in_d = dims < HEAD_DIM
+    q = tl.load(Q + b * sqb + h * sqh + rows[:, None] * sqt + dims[None, :],
+                mask=(rows[:, None] < Tq) & in_d[None, :], other=0.0)            # (BLOCK_M, BLOCK_D)
+    k_base, v_base = K + b * skb + hk * skh, V + b * svb + hk * svh
+
+    m = tl.full([BLOCK_M], float("-inf"), dtype=tl.float32)   # running max of each row (base 2)
+    l = tl.zeros([BLOCK_M], dtype=tl.float32)                  # running sum of exp2(s - m)
+    acc = tl.zeros([BLOCK_M, BLOCK_D], dtype=tl.float32)       # running sum of exp2(s - m) v
+    shift = Tk - Tq                                            # query i sits at position shift + i
+    hi = tl.minimum(Tk, (pid_m + 1) * BLOCK_M + shift) if CAUSAL else Tk  # later keys are all masked
+    for start in range(0, hi, BLOCK_N):
+        cols = start + tl.arange(0, BLOCK_N)
+        kT = tl.load(k_base + cols[None, :] * skt + dims[:, None],
+                     mask=(cols[None, :] < Tk) & in_d[:, None], other=0.0)     # (BLOCK_D, BLOCK_N): K^T
+        s = tl.dot(q, kT) * qk_scale                                          # one tile of scores
+        keep = cols[None, :] < Tk
+        if CAUSAL:
+            keep = keep & (cols[None, :] <= rows[:, None] + shift)
+        s = tl.where(keep, s, float("-inf"))
+        # every row sees key 0 in the first tile, so m_new is finite from then on (no 0/0 below)
+        m_new = tl.maximum(m, tl.max(s, axis=1))
+        p = tl.exp2(s - m_new[:, None])                  # the tile's unnormalised probabilities
+        alpha = tl.exp2(m - m_new)                       # rescale the sums made under the old maximum
+        l = l * alpha + tl.sum(p, axis=1)
+        v = tl.load(v_base + cols[:, None] * svt + dims[None, :],
+                    mask=(cols[:, None] < Tk) & in_d[None, :], other=0.0)     # (BLOCK_N, BLOCK_D)
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)                 # fp16/bf16 in, fp32 sums
+        m = m_new
+    out = acc / l[:, None]
+    tl.store(O + b * sob + h * soh + rows[:, None] * sot + dims[None, :], out.to(O.dtype.element_ty),
+             mask=(rows[:, None] < Tq) & in_d[None, :])
+    # lse in natural-log units: log(sum exp(s)) = (m + log2(l)) / log2(e)
+    tl.store(LSE + bh * Tq + rows, (m + tl.log2(l)) / 1.4426950408889634, mask=rows < Tq)
+
+
+@triton.jit
+def _delta(O, DO, DELTA, sob, soh, sot, sdb, sdh, sdt, n_head, Tq,
+           HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_M: tl.constexpr):
+    """FlashAttention-2's preprocessing step: delta_i = sum_d dO_id O_id, each row's softmax correction."""
+    pid_m, bh = tl.program_id(0), tl.program_id(1)
+    b, h = bh // n_head, bh % n_head
+    rows = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    dims = tl.arange(0, BLOCK_D)
+    inside = (rows[:, None] < Tq) & (dims[None, :] < HEAD_DIM)
+    o = tl.load(O + b * sob + h * soh + rows[:, None] * sot + dims[None, :], mask=inside, other=0.0)
+    do = tl.load(DO + b * sdb + h * sdh + rows[:, None] * sdt + dims[None, :], mask=inside, other=0.0)
+    tl.store(DELTA + bh * Tq + rows, tl.sum(o.to(tl.float32) * do.to(tl.float32), axis=1), mask=rows < Tq)
+
+
+@triton.jit
+def _backward_dkdv(Q, K, V, DO, LSE, DELTA, DK, DV,
+                   sqb, sqh, sqt, skb, skh, skt, svb, svh, svt, sdb, sdh, sdt,
+                   sgb, sgh, sgt,                                    # the strides of DK and DV (one layout)
+                   n_head, group, Tq, Tk, qk_scale, sm_scale,
+                   HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+                   CAUSAL: tl.constexpr):
+    pid_n, bhk = tl.program_id(0), tl.program_id(1)
+    n_kv = n_head // group
+    b, hk = bhk // n_kv, bhk % n_kv
+    cols = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)        # this program's keys
+    dims = tl.arange(0, BLOCK_D)
+    in_d = dims < HEAD_DIM
+    kv_mask = (cols[:, None] < Tk) & in_d[None, :]
+    k = tl.load(K + b * skb + hk * skh + cols[:, None] * skt + dims[None, :], mask=kv_mask, other=0.0)
+    v = tl.load(V + b * svb + hk * svh + cols[:, None] * svt + dims[None, :], mask=kv_mask, other=0.0)
+    dk = tl.zeros([BLOCK_N, BLOCK_D], dtype=tl.float32)
+    dv = tl.zeros([BLOCK_N, BLOCK_D], dtype=tl.float32)
+    shift = Tk - Tq
+    # queries before position pid_n * BLOCK_N see none of these keys: start at the block holding the first that does
+    lo = (tl.maximum(pid_n * BLOCK_N - shift, 0) // BLOCK_M) * BLOCK_M if CAUSAL else 0
+    for g in range(group):                                # every query head that shares this key/value head
+        h = hk * group + g
+        q_base, do_base = Q + b * sqb + h * sqh, DO + b * sdb + h * sdh
+        for start in range(lo, Tq, BLOCK_M):
+            rows = start + tl.arange(0, BLOCK_M)
+            q_mask = (rows[:, None] < Tq) & in_d[None, :]
+            q = tl.load(q_base + rows[:, None] * sqt + dims[None, :], mask=q_mask, other=0.0)
+            do = tl.load(do_base + rows[:, None] * sdt + dims[None, :], mask=q_mask, other=0.0)
+            lse = tl.load(LSE + (b * n_head + h) * Tq + rows, mask=rows < Tq, other=0.0) * 1.4426950408889634
+            delta = tl.load(DELTA + (b * n_head + h) * Tq + rows, mask=rows < Tq, other=0.0)
+            s = tl.dot(q, tl.trans(k)) * qk_scale                               # (BLOCK_M, BLOCK_N)
+            keep = (rows[:, None] < Tq) & (cols[None, :] < Tk)
+            if CAUSAL:
+                keep = keep & (cols[None, :] <= rows[:, None] + shift)
+            p = tl.where(keep, tl.exp2(s - lse[:, None]), 0.0)   # P recomputed: exactly the forward's
+            dv += tl.dot(tl.trans(p.to(do.dtype)), do)           # dV = P^T dO
+            dp = tl.dot(do, tl.trans(v))                         # dP = dO V^T
+            ds = p * (dp - delta[:, None])                       # dS = P * (dP - delta)
+            dk += tl.dot(tl.trans(ds.to(q.dtype)), q)            # dK = dS^T Q (times the scale, below)
+    grad = b * sgb + hk * sgh + cols[:, None] * sgt + dims[None, :]
+    tl.store(DK + grad, (dk * sm_scale).to(DK.dtype.element_ty), mask=kv_mask)
+    tl.store(DV + grad, dv.to(DV.dtype.element_ty), mask=kv_mask)
+
+
+@triton.jit
+def _backward_dq(Q, K, V, DO, LSE, DELTA, DQ,
+                 sqb, sqh, sqt, skb, skh, skt, svb, svh, svt, sdb, sdh, sdt,
+                 sgb, sgh, sgt,                                      # the strides of DQ
+                 n_head, group, Tq, Tk, qk_scale, sm_scale,
+                 HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+                 CAUSAL: tl.constexpr):
+    pid_m, bh = tl.program_id(0), tl.program_id(1)
+    b, h = bh // n_head, bh % n_head
+    hk = h // group
+    rows = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    dims = tl.arange(0, BLOCK_D)
+    in_d = dims < HEAD_DIM
+    q_mask = (rows[:, None] < Tq) & in_d[None, :]
+    q = tl.load(Q + b * sqb + h * sqh + rows[:, None] * sqt + dims[None, :], mask=q_mask, other=0.0)
+    do = tl.load(DO + b * sdb + h * sdh + rows[:, None] * sdt + dims[None, :], mask=q_mask, other=0.0)
+    lse = tl.load(LSE + bh * Tq + rows, mask=rows < Tq, other=0.0) * 1.4426950408889634
+    delta = tl.load(DELTA + bh * Tq + rows, mask=rows < Tq, other=0.0)
+    k_base, v_base = K + b * skb + hk * skh, V + b * svb + hk * svh
+    dq = tl.zeros([BLOCK_M, BLOCK_D], dtype=tl.float32)
+    shift = Tk - Tq
+    hi = tl.minimum(Tk, (pid_m + 1) * BLOCK_M + shift) if CAUSAL else Tk
+    for start in range(0, hi, BLOCK_N):
+        cols = start + tl.arange(0, BLOCK_N)
+        kv_mask = (cols[:, None] < Tk) & in_d[None, :]
+        k = tl.load(k_base + cols[:, None] * skt + dims[None, :], mask=kv_mask, other=0.0)
+        v = tl.load(v_base + cols[:, None] * svt + dims[None, :], mask=kv_mask, other=0.0)
+        s = tl.dot(q, tl.trans(k)) * qk_scale
+        keep = (rows[:, None] < Tq) & (cols[None, :] < Tk)
+        if CAUSAL:
+            keep = keep & (cols[None, :] <= rows[:, None] + shift)
+        p = tl.where(keep, tl.exp2(s - lse[:, None]), 0.0)
+        dp = tl.dot(do, tl.trans(v))
+        ds = p * (dp - delta[:, None])
+        dq += tl.dot(ds.to(k.dtype), k)                         # dQ = dS K (times the scale, below)
+    tl.store(DQ + b * sgb + h * sgh + rows[:, None] * sgt + dims[None, :], (dq * sm_scale).to(DQ.dtype.element_ty),
+             mask=q_mask)
+
+
+# ----------------------------------------------------------------------------
+# launching them
+
+def _strides(t: torch.Tensor) -> tuple[int, int, int]:
+    return t.stride(0), t.stride(1), t.stride(2)
+
+
+def _last_dim_contiguous(*ts: torch.Tensor) -> list[torch.Tensor]:
+    return [t if t.stride(-1) == 1 else t.contiguous() for t in ts]
+
+
+def _check(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool) -> None:
+    if q.ndim != 4 or k.shape != v.shape or k.ndim != 4 or q.shape[0] != k.shape[0] or q.shape[3] != k.shape[3]:
+        raise ValueError(f"need q (B, nh, Tq, D) and k, v (B, n_kv, Tk, D); got q {tuple(q.shape)}, "
+                         f"k {tuple(k.shape)}, v {tuple(v.shape)}")
+    if q.size(1) % k.size(1):
+        raise ValueError(f"q has {q.size(1)} heads and k, v {k.size(1)}: the key/value heads must divide the query heads")
+    if causal and q.size(2) > k.size(2):
+        raise ValueError(f"causal attention needs at least as many keys as queries, got {q.size(2)} and {k.size(2)}")
+    if not q.dtype == k.dtype == v.dtype:
+        raise TypeError(f"q, k and v must share a dtype, got {q.dtype}, {k.dtype}, {v.dtype}")
+
+
+def flash_forward(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool = True,
+                  config: KernelConfig | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """-> (out (B, nh, Tq, D), lse (B, nh, Tq) float32, natural log)."""
+    _check(q, k, v, causal)
+    q, k, v = _last_dim_contiguous(q, k, v)
+    B, nh, Tq, D = q.shape
+    n_kv, Tk = k.size(1), k.size(2)
+    cfg = config or pick_config("forward", D, q.dtype, q.device)
+    out = torch.empty_like(q)
+    lse = torch.empty(B, nh, Tq, dtype=torch.float32, device=q.device)
+    grid = (triton.cdiv(Tq, cfg.block_m), B * nh)
+    _forward[grid](q, k, v, out, lse, *_strides(q), *_strides(k), *_strides(v), *_strides(out),
+                   nh, nh // n_kv, Tq, Tk, LOG2E / math.sqrt(D),
+                   HEAD_DIM=D, BLOCK_D=cfg.block_d(D), BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, CAUSAL=causal,
+                   num_warps=cfg.num_warps, num_stages=cfg.num_stages)
+    return out, lse
+
+
+def flash_backward(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, out: torch.Tensor, lse: torch.Tensor,
+                   dout: torch.Tensor, causal: bool = True, config: KernelConfig | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The gradients (dq, dk, dv) of `flash_forward`'s out, given dout = dLoss/dout."""
+    q, k, v, out, dout = _last_dim_contiguous(q, k, v, out, dout)
+    B, nh, Tq, D = q.shape
+    n_kv, Tk = k.size(1), k.size(2)
+    cfg = config or pick_config("backward", D, q.dtype, q.device)
+    delta = torch.empty_like(lse)
+    _delta[(triton.cdiv(Tq, cfg.block_m), B * nh)](out, dout, delta, *_strides(out), *_strides(dout), nh, Tq,
+                                                    HEAD_DIM=D, BLOCK_D=cfg.block_d(D), BLOCK_M=cfg.block_m)
+    dq, dk, dv = (torch.empty(t.shape, dtype=t.dtype, device=t.device) for t in (q, k, v))  # contiguous
+    args = (q, k, v, dout, lse, delta)
+    strides = (*_strides(q), *_strides(k), *_strides(v), *_strides(dout))
+    scales = (nh, nh // n_kv, Tq, Tk, LOG2E / math.sqrt(D), 1 / math.sqrt(D))
+    meta = dict(HEAD_DIM=D, BLOCK_D=cfg.block_d(D), BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, CAUSAL=causal,
+                num_warps=cfg.num_warps, num_stages=cfg.num_stages)
+    _backward_dkdv[(triton.cdiv(Tk, cfg.block_n), B * n_kv)](*args, dk, dv, *strides, *_strides(dk), *scales, **meta)
+    _backward_dq[(triton.cdiv(Tq, cfg.block_m), B * nh)](*args, dq, *strides, *_strides(dq), *scales, **meta)
+    return dq, dk, dv
+
+
+class FlashAttention(torch.autograd.Function):
+    """out = softmax(q k^T / sqrt(D) + causal mask) v, forward and backward by the kernels above.
+
+    Saves q, k, v, out and the (B, nh, Tq) log-sum-exp, never the (Tq, Tk) probabilities.
+    """
+
+    @staticmethod
+    def forward(ctx, q, k, v, causal):
+        out, lse = flash_forward(q, k, v, causal)
+        ctx.save_for_backward(q, k, v, out, lse)
+        ctx.causal = causal
+        return out
+
+    @staticmethod
+    def backward(ctx, dout):
+        q, k, v, out, lse = ctx.saved_tensors
+        dq, dk, dv = flash_backward(q, k, v, out, lse, dout, ctx.causal)
+        return dq, dk, dv, None
+
+
+def flash_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool = True) -> torch.Tensor:
+    """FlashAttention with autograd: q (B, nh, Tq, D), k and v (B, n_kv, Tk, D) -> (B, nh, Tq, D)."""
+    return FlashAttention.apply(q, k, v, causal)

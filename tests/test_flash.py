@@ -1,0 +1,52 @@
+"""FlashAttention's algorithm in plain PyTorch (minillm.flash) against the reference attention."""
+
+import math
+
+import pytest
+import torch
+
+from minillm.attention import allowed, expand_kv, reference_attention
+from minillm.flash import tiled_attention, tiled_attention_backward
+
+
+def reference_lse(q, k, causal):
+    """log-sum-exp of each row of the masked, scaled scores, (B, nh, Tq)."""
+    k, _ = expand_kv(q, k, k)
+    s = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+    keep = allowed(q, k, None, causal)
+    if keep is not None:
+        s = s.masked_fill(~keep, float("-inf"))
+    return torch.logsumexp(s, dim=-1)
+
+
+CASES = [  # B, nh, n_kv, Tq, Tk, hs, causal
+    (2, 2, 2, 16, 16, 8, True),
+    (1, 4, 2, 37, 37, 16, True),    # lengths that are not block multiples, grouped-query heads
+    (2, 3, 1, 20, 45, 8, True),     # fewer queries than keys (a KV cache's shape), multi-query
+    (1, 2, 2, 29, 13, 16, False),   # an encoder or cross-attention: more queries than keys
+]
+
+
+@pytest.mark.parametrize("B, nh, n_kv, Tq, Tk, hs, causal", CASES)
+def test_tiled_attention_equals_the_reference(B, nh, n_kv, Tq, Tk, hs, causal):
+    g = torch.Generator().manual_seed(Tq * Tk)
+    q = torch.randn(B, nh, Tq, hs, generator=g, dtype=torch.float64, requires_grad=True)
+    k, v = (torch.randn(B, n_kv, Tk, hs, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(2))
+    ref = reference_attention(q, k, v, causal=causal)
+    dout = torch.randn_like(ref)
+    ref.backward(dout)
+    out, lse = tiled_attention(q.detach(), k.detach(), v.detach(), causal, block_m=8, block_n=16)
+    torch.testing.assert_close(out, ref.detach())
+    torch.testing.assert_close(lse, reference_lse(q, k, causal).detach())
+    grads = tiled_attention_backward(q.detach(), k.detach(), v.detach(), out, lse, dout, causal, block_m=16,
+                                     block_n=8)
+    for mine, theirs, name in zip(grads, (q.grad, k.grad, v.grad), "qkv"):
+        torch.testing.assert_close(mine, theirs, msg=lambda m: f"d{name}: {m}")
+
+
+def test_tiled_attention_keeps_the_dtype_and_accumulates_in_float32():
+    q, k, v = (torch.randn(1, 2, 24, 16, dtype=torch.bfloat16) for _ in range(3))
+    out, lse = tiled_attention(q, k, v)
+    assert out.dtype == torch.bfloat16 and lse.dtype == torch.float32
+    ref = reference_attention(q.double(), k.double(), v.double())
+    assert (out.double() - ref).abs().max() < 2e-2  # bf16 rounding of the output only
