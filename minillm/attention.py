@@ -117,9 +117,17 @@ def triton_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: to
     return run(q, k, v, mask, causal, dropout_p)
 
 
+def auto_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
+                   causal: bool = True, dropout_p: float = 0.0) -> torch.Tensor:
+    """SDPA or the Triton kernels, whichever measures faster on this GPU (`minillm.kernels.auto_attention`)."""
+    from .kernels import auto_attention as run  # imported on first use: Triton is optional
+    return run(q, k, v, mask, causal, dropout_p)
+
+
 # name -> function(q, k, v, mask=None, causal=True, dropout_p=0.0) -> output; GPTConfig.attention picks one.
 ATTENTION = {
     "reference": reference_attention,
     "sdpa": sdpa_attention,
     "triton": triton_attention,
+    "auto": auto_attention,
 }

@@ -75,7 +75,7 @@ class GPTConfig:
     dropout: float = 0.0         # on attention weights and residual branches; 0 for small data
     bias: bool = True            # biases in linear layers and norms, as GPT-2 has them
     tie_weights: bool = True     # share the token embedding with the output head (GPT-2)
-    attention: str = "sdpa"      # "reference" (explicit scores), "sdpa" (PyTorch's fused kernel) or "triton" (M4)
+    attention: str = "sdpa"      # "reference", "sdpa" (PyTorch's fused kernel), "triton" (M4) or "auto"
     norm: str = "layernorm"      # "layernorm" or "rmsnorm"
     norm_position: str = "pre"   # "pre": x + f(norm(x)) (GPT-2, LLaMA); "post": norm(x + f(x)) (the 2017 Transformer)
     activation: str = "gelu"     # the MLP's non-linearity: "gelu", "gelu_tanh" (GPT-2's), "relu", "silu",

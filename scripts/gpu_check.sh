@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The GPU check lane: the GPU-marked tests, the training benchmark with the gpu
-# preset and every notebook's GPU settings, then a short report.
+# The GPU check lane: the GPU-marked tests, the Triton kernels' tests compiled on the GPU,
+# the attention benchmark (Triton vs SDPA at batch 1, 16 heads, D 64, causal), the training
+# benchmark with the gpu preset and every notebook's GPU settings, then a short report.
 #   bash scripts/gpu_check.sh REPORT_DIR
 # Runs with the current Python (python3, or $PYTHON), which must have PyTorch
 # with CUDA and minillm's dependencies; it installs nothing and needs no
@@ -55,12 +56,17 @@ if ! "$py" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
     cat "$report"
     exit $status
 fi
+step kernels "$py" -m pytest tests/test_kernels.py tests/test_flash.py tests/test_attention.py -q -p no:cacheprovider
+step attention "$py" benchmarks/attention.py --lengths 1024 4096 16384 --head-dims 64 --causal only --repeats 5 \
+    --json "$out/attention.json"
 step benchmark "$py" benchmarks/train_shakespeare_char.py --preset gpu
 step notebooks "$py" scripts/run_notebook.py notebooks/*.ipynb
 
 {
     printf '\n## Figures\n\n```\n'
     tail -n 1 "$out/gpu_tests.log"
+    tail -n 1 "$out/kernels.log"
+    grep -E '^ +64 +True' "$out/attention.log"
     grep -E '^(preset|val loss|wall time|throughput)' "$out/benchmark.log"
     grep -E 'ran every cell in' "$out/notebooks.log"
     printf '```\n'

@@ -4,10 +4,6 @@ import pytest
 import torch
 
 os.environ.setdefault("TQDM_DISABLE", "1")
-# Without a GPU the Triton kernels run on CPU tensors in Triton's interpreter, which must be switched on
-# before any kernel is defined, that is before minillm.kernels is first imported (see tests/test_kernels.py).
-if not torch.cuda.is_available():
-    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 
 @pytest.fixture(autouse=True)

@@ -249,3 +249,22 @@ def test_flash_memory_grows_linearly_on_gpu():
         flash_forward(q, q, q, causal=True)
         peaks.append(torch.cuda.max_memory_allocated() - base)
     assert peaks[1] <= 4.5 * peaks[0]  # 4x the length: about 4x the memory (a T^2 method would be 16x)
+
+
+def test_pick_fastest_times_the_candidates_and_keeps_the_faster(capsys):
+    import time as _time
+
+    def slow(q, k, v, causal):
+        _time.sleep(0.02)
+        return sdpa_attention(q, k, v, causal=causal)
+
+    q = torch.randn(1, 2, 8, 16)
+    assert kernels.pick_fastest({"slow": slow, "sdpa": lambda q, k, v, c: sdpa_attention(q, k, v, causal=c)},
+                                q, q, q, causal=True, repeats=2) == "sdpa"
+    assert "-> sdpa" in capsys.readouterr().out
+
+
+def test_auto_attention_on_a_cpu_is_sdpa_without_timing(capsys):
+    q, k, v = (torch.randn(1, 2, 8, 16) for _ in range(3))
+    torch.testing.assert_close(ATTENTION["auto"](q, k, v), sdpa_attention(q, k, v))
+    assert capsys.readouterr().out == ""

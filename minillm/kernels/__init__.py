@@ -15,7 +15,10 @@ to races, and wrong for bfloat16 (numpy has none).
 from __future__ import annotations
 
 import os
+import statistics
+import time
 import warnings
+from typing import Callable
 
 import torch
 
@@ -81,3 +84,56 @@ def triton_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: to
         warnings.warn(f"attention='triton' is using PyTorch's SDPA instead: {reason}", FallbackWarning, stacklevel=2)
     from ..attention import sdpa_attention
     return sdpa_attention(q, k, v, mask, causal, dropout_p)
+
+
+# ----------------------------------------------------------------------------
+# attention="auto": whichever of SDPA and the kernels is faster here
+
+_fastest: dict[tuple, str] = {}
+
+
+def pick_fastest(candidates: dict[str, Callable], q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                 causal: bool, repeats: int = 3) -> str:
+    """The name of the candidate fn(q, k, v, causal) with the shortest median forward + backward time."""
+    dout = torch.randn_like(q)
+    leaves = [t.detach().requires_grad_() for t in (q, k, v)]
+    times = {}
+    for name, fn in candidates.items():
+        samples = []
+        for i in range(repeats + 1):  # the first run warms up (compiles, picks algorithms) and is not timed
+            if q.is_cuda:
+                torch.cuda.synchronize(q.device)
+            t0 = time.perf_counter()
+            torch.autograd.grad(fn(*leaves, causal), leaves, dout)
+            if q.is_cuda:
+                torch.cuda.synchronize(q.device)
+            if i:
+                samples.append(time.perf_counter() - t0)
+        times[name] = statistics.median(samples)
+    best = min(times, key=times.get)
+    print("attention='auto': " + ", ".join(f"{n} {t * 1e3:.2f} ms" for n, t in times.items()) +
+          f" (forward + backward, {q.dtype}, head dim {q.size(-1)}, T {q.size(2)}) -> {best}")
+    return best
+
+
+def auto_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
+                   causal: bool = True, dropout_p: float = 0.0) -> torch.Tensor:
+    """The attention backend "auto": SDPA, or the Triton kernels where they run and are faster.
+
+    The first call for each (GPU, dtype, head dim, causal, grouped heads) times both on that call's
+    inputs and keeps the faster for every later call, with a one-line note. Where the kernels can't
+    run (no GPU, a mask, dropout, ...), SDPA without timing. PyTorch's SDPA is FlashAttention-2 or
+    cuDNN on recent GPUs, so it usually wins; on a T4 (no tensor cores for Triton) it always should.
+    """
+    from ..attention import sdpa_attention
+
+    if q.device.type != "cuda" or why_not_triton(q, mask, dropout_p) is not None:
+        return sdpa_attention(q, k, v, mask, causal, dropout_p)
+    from .flash_attention import flash_attention
+
+    backends = {"sdpa": lambda q, k, v, c: sdpa_attention(q, k, v, causal=c), "triton": flash_attention}
+    key = (q.device, q.dtype, q.size(-1), causal, q.size(1) != k.size(1))
+    if key not in _fastest:
+        with torch.enable_grad():
+            _fastest[key] = pick_fastest(backends, q, k, v, causal)
+    return backends[_fastest[key]](q, k, v, causal)
