@@ -46,6 +46,16 @@ def _block_mask(i0: int, i1: int, j0: int, j1: int, Tq: int, Tk: int, causal: bo
     return j <= i
 
 
+def key_blocks(i0: int, i1: int, Tq: int, Tk: int, block_n: int, causal: bool) -> range:
+    """The starts of the key blocks that queries i0..i1 - 1 need: all of them, or with a causal mask
+    only those up to the last query's position (the rest are all masked: skipped, about half the work).
+
+    >>> list(key_blocks(0, 4, 8, 8, 4, causal=True)), list(key_blocks(4, 8, 8, 8, 4, causal=True))
+    ([0], [0, 4])
+    """
+    return range(0, min(Tk, i1 + Tk - Tq) if causal else Tk, block_n)
+
+
 def tiled_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool = True,
                     block_m: int = 16, block_n: int = 16, scale: float | None = None
                     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -67,8 +77,7 @@ def tiled_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: b
         m = torch.full((B, nh, i1 - i0), float("-inf"), dtype=f, device=q.device)  # running max of each row
         l = torch.zeros(B, nh, i1 - i0, dtype=f, device=q.device)                  # running sum of exp(s - m)
         acc = torch.zeros(B, nh, i1 - i0, hs, dtype=f, device=q.device)            # running sum of exp(s - m) v
-        last = min(Tk, i1 + Tk - Tq) if causal else Tk  # keys past the last query's position are all masked
-        for j0 in range(0, last, block_n):
+        for j0 in key_blocks(i0, i1, Tq, Tk, block_n, causal):
             j1 = min(j0 + block_n, Tk)
             s = qi @ k[:, :, j0:j1].to(f).transpose(-2, -1) * scale  # (B, nh, bm, bn): one tile of scores
             keep = _block_mask(i0, i1, j0, j1, Tq, Tk, causal, q.device)
@@ -125,3 +134,49 @@ def tiled_attention_backward(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, 
     dk = dk.view(B, n_kv, group, Tk, hs).sum(dim=2)  # query heads sharing a key/value head add up
     dv = dv.view(B, n_kv, group, Tk, hs).sum(dim=2)
     return dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype)
+
+
+class FlashFunction(torch.autograd.Function):
+    """Autograd for a FlashAttention pair: forward(q, k, v, causal) -> (out, lse) and
+    backward(q, k, v, out, lse, dout, causal) -> (dq, dk, dv).
+
+    It keeps q, k, v, out and lse for the backward pass: O(T) memory beyond the inputs, where autograd
+    through the reference attention keeps (Tq, Tk) probabilities (see `saved_bytes`).
+    """
+
+    @staticmethod
+    def forward(ctx, q, k, v, causal, forward, backward):
+        out, lse = forward(q, k, v, causal)
+        ctx.save_for_backward(q, k, v, out, lse)
+        ctx.causal, ctx.backward_fn = causal, backward
+        return out
+
+    @staticmethod
+    def backward(ctx, dout):
+        q, k, v, out, lse = ctx.saved_tensors
+        return (*ctx.backward_fn(q, k, v, out, lse, dout, ctx.causal), None, None, None)
+
+
+def flash_attention_torch(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool = True) -> torch.Tensor:
+    """`tiled_attention` with autograd (its backward is `tiled_attention_backward`): slow, but readable."""
+    return FlashFunction.apply(q, k, v, causal, tiled_attention, tiled_attention_backward)
+
+
+def saved_bytes(fn, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool = True) -> int:
+    """Bytes autograd keeps for the backward pass of fn(q, k, v, causal=causal), beyond q, k, v themselves.
+
+    Measured, not computed: every tensor autograd saves passes through a hook; each storage counts once.
+    """
+    inputs = {t.untyped_storage().data_ptr() for t in (q, k, v)}
+    storages: dict[int, int] = {}
+
+    def pack(t: torch.Tensor):
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in inputs:
+            storages[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = fn(q, k, v, causal=causal)
+    del out
+    return sum(storages.values())

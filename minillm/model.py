@@ -17,7 +17,9 @@ Design choices, and the simplifications made for teaching:
   "llama", ...)` sets a family's choices at any size. Norms and positions are
   written from scratch in `minillm.layers`.
 - Attention is looked up by name in `minillm.attention.ATTENTION`: the plain
-  reference and PyTorch's fused kernel today, Triton kernels in module M4.
+  reference, PyTorch's fused kernel, the Triton FlashAttention kernels of
+  module M4 (`minillm.kernels`), or "auto". With fewer key/value heads
+  (grouped-query attention) the backend receives k and v unrepeated.
   The same blocks serve the other two families (`minillm.families`): with
   `causal=False` a block attends both ways (an encoder, BERT) and with
   `cross=True` it also attends to an encoder's output (a decoder, T5).

@@ -12,10 +12,12 @@ spec.loader.exec_module(bench)
 
 
 def test_flop_count_follows_the_paper():
-    fwd = bench.flops(2, 16, 4096, 64, causal=False, backward=False)
+    from minillm.kernels.benchmark import flops
+
+    fwd = flops(2, 16, 4096, 64, causal=False, backward=False)
     assert fwd == 4 * 2 * 16 * 4096**2 * 64
-    assert bench.flops(2, 16, 4096, 64, causal=True, backward=False) == fwd / 2
-    assert bench.flops(2, 16, 4096, 64, causal=False, backward=True) == 3.5 * fwd  # forward + 2.5x backward
+    assert flops(2, 16, 4096, 64, causal=True, backward=False) == fwd / 2
+    assert flops(2, 16, 4096, 64, causal=False, backward=True) == 3.5 * fwd  # forward + 2.5x backward
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message for machines without a GPU")

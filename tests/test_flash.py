@@ -50,3 +50,18 @@ def test_tiled_attention_keeps_the_dtype_and_accumulates_in_float32():
     assert out.dtype == torch.bfloat16 and lse.dtype == torch.float32
     ref = reference_attention(q.double(), k.double(), v.double())
     assert (out.double() - ref).abs().max() < 2e-2  # bf16 rounding of the output only
+
+
+def test_flash_function_gives_the_references_gradients_and_keeps_linear_memory():
+    from minillm.flash import flash_attention_torch, saved_bytes
+
+    q, k, v = (torch.randn(1, 2, 40, 8, dtype=torch.float64, requires_grad=True) for _ in range(3))
+    out = flash_attention_torch(q, k, v)
+    torch.testing.assert_close(out, reference_attention(q, k, v))
+    grads = torch.autograd.grad(out.square().sum(), (q, k, v))
+    for a, b in zip(grads, torch.autograd.grad(reference_attention(q, k, v).square().sum(), (q, k, v))):
+        torch.testing.assert_close(a, b)
+    # memory kept for backward: out (T x 8 x 8 bytes) and lse (T x 8 bytes) per head, vs T x T per head and more
+    T, nh = 40, 2
+    assert saved_bytes(flash_attention_torch, q, k, v) == nh * T * 8 * 8 + nh * T * 8
+    assert saved_bytes(reference_attention, q, k, v) >= nh * T * T * 8

@@ -82,6 +82,7 @@ CASES = [  # B, nh, n_kv, Tq, Tk, D, causal
     (1, 4, 2, 21, 40, 24, True),    # fewer queries than keys (KV cache), GQA, a head dim that is no power of 2
     (1, 3, 1, 29, 13, 16, False),   # cross-attention shapes (more queries than keys), multi-query
     (1, 2, 2, 33, 33, 64, False),
+    (1, 1, 1, 20, 20, 128, True),   # the largest head dim
 ]
 TOLERANCE = {torch.float32: 1e-4 if DEVICE == "cpu" else 2e-2, torch.float16: 2e-2}  # tf32 dots on GPUs
 

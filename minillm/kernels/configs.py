@@ -18,6 +18,7 @@ against its generation's limit on a CPU-only machine.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import torch
@@ -103,7 +104,10 @@ def shared_memory(kernel, signature: dict[str, str], constants: dict, arch: int,
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    src = ASTSource(kernel, {**signature, **{name: "constexpr" for name in constants}}, constexprs=constants)
+    if "constexprs" in inspect.signature(ASTSource).parameters:  # Triton 3.3 and later
+        src = ASTSource(kernel, {**signature, **{name: "constexpr" for name in constants}}, constexprs=constants)
+    else:  # Triton 3.2: constants by name, not in the signature
+        src = ASTSource(kernel, signature, constants=constants)
     compiled = triton.compile(src, target=GPUTarget("cuda", arch, 32),
                               options=dict(num_warps=num_warps, num_stages=num_stages))
     return compiled.metadata.shared
@@ -153,11 +157,29 @@ def kernel_shared_memory(arch: int, job: str, head_dim: int, dtype: torch.dtype,
             for k in kernels}
 
 
-if __name__ == "__main__":  # python -m minillm.kernels.configs: the table of shared memory per config
-    print(f"{'arch':>4} {'job':>8} {'D':>4} {'dtype':>6} {'config':>28} {'kernel':>15} {'KB':>6} {'limit':>6}")
+def shared_memory_table(archs=tuple(SHARED_MEMORY_LIMIT), jobs=("forward", "backward")) -> list[dict]:
+    """One row per kernel of each `aot_cases` config on `archs`: its shared memory and its GPU's limit."""
+    rows = []
     for arch, job, d, dtype in aot_cases():
-        cfg = CONFIGS[arch, job, tile_width(d, dtype)]
-        for name, smem in kernel_shared_memory(arch, job, d, dtype).items():
-            print(f"{arch:>4} {job:>8} {d:>4} {TRITON_TYPES[dtype]:>6} "
-                  f"{f'{cfg.block_m}x{cfg.block_n} w{cfg.num_warps} s{cfg.num_stages}':>28} {name:>15} "
-                  f"{smem / 1024:>6.1f} {SHARED_MEMORY_LIMIT[arch] / 1024:>6.0f}")
+        if arch in archs and job in jobs:
+            cfg = CONFIGS[arch, job, tile_width(d, dtype)]
+            for name, smem in kernel_shared_memory(arch, job, d, dtype).items():
+                rows.append(dict(arch=arch, job=job, head_dim=d, dtype=TRITON_TYPES[dtype], config=cfg, kernel=name,
+                                 shared=smem, limit=SHARED_MEMORY_LIMIT[arch]))
+    return rows
+
+
+if __name__ == "__main__":  # python -m minillm.kernels.configs [--arch 75 ...] [--job forward]: the table
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Shared memory of each attention kernel config, compiled "
+                                                 "ahead of time for each GPU generation (no GPU needed).")
+    parser.add_argument("--arch", type=int, nargs="+", default=list(SHARED_MEMORY_LIMIT), choices=SHARED_MEMORY_LIMIT)
+    parser.add_argument("--job", nargs="+", default=["forward", "backward"], choices=["forward", "backward"])
+    args = parser.parse_args()
+    print(f"{'arch':>4} {'job':>8} {'D':>4} {'dtype':>6} {'config':>28} {'kernel':>15} {'KB':>6} {'limit':>6}")
+    for r in shared_memory_table(args.arch, args.job):
+        cfg = r["config"]
+        print(f"{r['arch']:>4} {r['job']:>8} {r['head_dim']:>4} {r['dtype']:>6} "
+              f"{f'{cfg.block_m}x{cfg.block_n} w{cfg.num_warps} s{cfg.num_stages}':>28} {r['kernel']:>15} "
+              f"{r['shared'] / 1024:>6.1f} {r['limit'] / 1024:>6.0f}")

@@ -29,6 +29,7 @@ import torch
 import triton
 import triton.language as tl
 
+from ..flash import FlashFunction
 from .configs import KernelConfig, pick_config
 
 LOG2E = math.log2(math.e)  # exp(x) = exp2(x * LOG2E)
@@ -241,26 +242,9 @@ def flash_backward(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, out: torch
     return dq, dk, dv
 
 
-class FlashAttention(torch.autograd.Function):
-    """out = softmax(q k^T / sqrt(D) + causal mask) v, forward and backward by the kernels above.
-
-    Saves q, k, v, out and the (B, nh, Tq) log-sum-exp, never the (Tq, Tk) probabilities.
-    """
-
-    @staticmethod
-    def forward(ctx, q, k, v, causal):
-        out, lse = flash_forward(q, k, v, causal)
-        ctx.save_for_backward(q, k, v, out, lse)
-        ctx.causal = causal
-        return out
-
-    @staticmethod
-    def backward(ctx, dout):
-        q, k, v, out, lse = ctx.saved_tensors
-        dq, dk, dv = flash_backward(q, k, v, out, lse, dout, ctx.causal)
-        return dq, dk, dv, None
-
-
 def flash_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool = True) -> torch.Tensor:
-    """FlashAttention with autograd: q (B, nh, Tq, D), k and v (B, n_kv, Tk, D) -> (B, nh, Tq, D)."""
-    return FlashAttention.apply(q, k, v, causal)
+    """FlashAttention with autograd: q (B, nh, Tq, D), k and v (B, n_kv, Tk, D) -> (B, nh, Tq, D).
+
+    Keeps q, k, v, out and the (B, nh, Tq) log-sum-exp for the backward pass, never the probabilities.
+    """
+    return FlashFunction.apply(q, k, v, causal, flash_forward, flash_backward)

@@ -5,7 +5,8 @@
     decks.py              which module draws a deck's figures; the figure cache
     language_modeling.py  M0-M1: lifecycle, shift by one, bigrams, training curves, sampling
     tokenization.py       M2: UTF-8 bytes, BPE merges, token boundaries, compression
-    transformer.py        M3: design choices compared (the ablation's validation curves)
+    transformer.py        M3: design choices compared (the ablation's validation curves), attention maps
+    flash_attention.py    M4: memory kept for backward (T^2 vs T), FlashAttention's tiles, the GPU benchmark
 
 Notebooks call the plot functions to show results; scripts/build_slides.py
 draws the decks' figures with the same functions, so a slide never shows a
@@ -33,7 +34,7 @@ from __future__ import annotations
 import importlib
 import inspect
 
-COURSE_MODULES = ("language_modeling", "tokenization", "transformer")  # in course order; see decks.py for the decks
+COURSE_MODULES = ("language_modeling", "tokenization", "transformer", "flash_attention")  # in course order; see decks.py for the decks
 
 
 def _public(module) -> dict:
