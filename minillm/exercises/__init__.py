@@ -52,6 +52,7 @@ Modules today:
     tokenization.py       M2: pair counts, merge, the next pair to merge
     encoding.py           M2: BPE encoding, decoding, special tokens as boundaries
     transformer.py        M3: stable softmax, RMSNorm, RoPE, masked attention, counting parameters
+    flash.py              M4: the online softmax, one tile of FlashAttention's forward loop
 
 Adding a checker: in a module here (a new file for a new course module),
 write `check_<concept>(fn)` that builds a list of `Case(label, run)`, where
