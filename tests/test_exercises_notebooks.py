@@ -125,6 +125,7 @@ EXPECTED_EXERCISES = {
                               "check_decode", "check_split_special"],
     "03_transformer.ipynb": ["check_stable_softmax", "check_masked_attention", "check_rms_norm", "check_apply_rope",
                              "check_count_params"],
+    "04_flash_attention.ipynb": ["check_online_softmax", "check_flash_tile_update"],
 }
 
 

@@ -273,3 +273,32 @@ def test_plot_loss_curves_draws_running_means():
     line = fig.axes[0].lines[0]
     assert list(line.get_xdata()) == [2, 3, 4]
     assert list(line.get_ydata()) == [3.0, 2.5, 2.0]
+
+
+# ----------------------------------------------------------------------------
+# M4: attention on the GPU
+
+def test_tiles_figure_counts_the_tiles_the_loops_visit():
+    assert "10 of 16 tiles computed" in plots.plot_tiles(64, 64, 16, 16, causal=True).axes[0].get_title()
+    assert "16 of 16 tiles computed" in plots.plot_tiles(64, 64, 16, 16, causal=False).axes[0].get_title()
+    # 2 queries at the end of 64 keys (a KV cache): every key block is needed, the last one masked in part
+    assert "4 of 4 tiles computed" in plots.plot_tiles(2, 64, 16, 16, causal=True).axes[0].get_title()
+    plt.close("all")
+
+
+def test_saved_memory_grows_as_t_squared_for_the_reference_and_t_for_flash():
+    mib = plots.measure_saved_memory(lengths=(32, 64), n_head=2, head_dim=16)
+    assert mib["reference"][1] / mib["reference"][0] > 3.5 and abs(mib["FlashAttention"][1] / mib["FlashAttention"][0] - 2) < 0.05
+    fig = plots.plot_saved_memory((32, 64), mib)
+    assert len(fig.axes[0].get_lines()) == 2
+    plt.close(fig)
+
+
+def test_attention_benchmark_plot_draws_each_implementation():
+    row = lambda T, ms: dict(gpu="A GPU", dtype="bfloat16", head_dim=64, causal=True, T=T, **{"pass": "forward+backward"},
+                             sdpa=dict(ms=ms, tflops=1.0, peak_mib=T / 100), triton=dict(ms=2 * ms, tflops=0.5, peak_mib=T / 100))
+    fig = plots.plot_attention_benchmark([row(1024, 1.0), row(4096, 9.0)])
+    assert [len(ax.get_lines()) for ax in fig.axes] == [2, 2]
+    with pytest.raises(ValueError, match="no forward\\+backward rows"):
+        plots.plot_attention_benchmark([row(1024, 1.0)], head_dim=128)
+    plt.close(fig)
