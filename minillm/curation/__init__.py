@@ -1,0 +1,10 @@
+"""Data curation (module M5): from a raw "crawl" to clean training tokens, each step measured.
+
+    crawl.py     a reproducible raw crawl with ground truth: real prose and documentation, web-like junk,
+                 personal data and planted duplicates, every document labelled
+    dedup.py     exact and near-duplicate detection: MinHash signatures and LSH banding, from scratch
+    pii.py       personal data redaction (e-mail, phone, IP addresses, Luhn-checked card numbers)
+    mixture.py   drawing documents from sources by weight; epochs elapsed per source (GPT-3, LLaMA)
+
+Every step reports what it dropped or changed, scored against the crawl's labels (precision and recall).
+"""
