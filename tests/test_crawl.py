@@ -109,3 +109,17 @@ def test_every_folio_play_maps_to_its_modern_edition():
         mine = set(re.findall(r"[a-z]+", text.lower()))
         closest = max(words, key=lambda m: len(mine & words[m]) / len(mine | words[m]))
         assert FOLIO_NAMES.get(name, name) == closest, name
+
+
+def test_held_out_text_never_enters_the_crawl(crawl):
+    from minillm.curation.crawl import reference_pages
+    from minillm.data import SHAKESPEARE_VAL_WORKS
+
+    held_out = reference_pages(held_out=True)
+    titles = {title.rsplit(", page", 1)[0] for title, _ in held_out}
+    assert set(SHAKESPEARE_VAL_WORKS) <= titles and any(t.startswith("module: ") for t in titles)
+    assert not titles & {title.rsplit(", page", 1)[0] for title, _ in reference_pages(held_out=False)}
+    crawled = {p.title.rsplit(", page", 1)[0].split(" (")[0] for p in crawl}
+    assert not titles & crawled
+    held_texts = {text for _, text in held_out}
+    assert not any(p.text in held_texts for p in crawl)

@@ -9,6 +9,9 @@ A web crawl is mostly not what you want to train on. This module makes a small o
                                         ("edition") of the same play in the modern edition, also in the crawl
     python_docs         docs            pages of Python's own documentation (`pydoc_data.topics`) and of
                                         standard-library docstrings
+
+The corpus's validation plays and some documentation are held out of every crawl (`reference_pages(
+held_out=True)`), to judge the curated data at the end on text neither crawl nor filters have seen.
     web                 boilerplate     navigation menus, cookie banners, footers
     web                 seo_spam        keyword-stuffed product pages
     web                 lorem_ipsum     placeholder Latin
@@ -35,13 +38,14 @@ import inspect
 import json
 import random
 import re
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable
 
 from tqdm.auto import tqdm
 
-from ..data import shakespeare_works
+from ..data import SHAKESPEARE_VAL_WORKS, shakespeare_works
 from ..errors import DataError
 from ..io import atomic_write
 
@@ -71,6 +75,9 @@ DOC_MODULES = ("collections", "itertools", "functools", "os", "re", "json", "pat
                "textwrap", "random", "statistics", "datetime", "decimal", "fractions", "heapq", "bisect", "enum",
                "dataclasses", "types", "logging", "subprocess", "shutil", "tempfile", "csv", "difflib",
                "calendar", "contextlib", "copy", "pprint", "queue", "threading", "unittest", "zipfile")
+# Held out of the crawl, for judging the curated data at the end: the corpus's validation plays, these
+# modules' docstrings and every sixth reference topic (by a hash of its name)
+HELD_OUT_DOC_MODULES = ("queue", "threading", "unittest", "zipfile")
 
 
 @dataclass
@@ -124,11 +131,18 @@ def cut_pages(text: str, chars: int = PAGE_CHARS) -> list[str]:
     return pages
 
 
-def documentation_texts() -> dict[str, str]:
+def _held_out(title: str) -> bool:
+    """Is this documentation text held out of the crawl? Modules by name, topics by a hash of the name."""
+    kind, name = title.split(": ", 1)
+    return name in HELD_OUT_DOC_MODULES if kind == "module" else zlib.crc32(name.encode()) % 6 == 0
+
+
+def documentation_texts(held_out: bool = False) -> dict[str, str]:
     """Python's own documentation, as shipped with the interpreter: {title: text}.
 
     The reference topics of `pydoc_data.topics` (what `help("assignment")` shows) and, per module of
-    DOC_MODULES, the docstrings of the module and of its public functions and classes.
+    DOC_MODULES, the docstrings of the module and of its public functions and classes. With
+    `held_out`, only the texts kept out of the crawl; without, only the others.
     """
     from pydoc_data.topics import topics
 
@@ -145,7 +159,27 @@ def documentation_texts() -> dict[str, str]:
                 if doc and len(doc) > 200:
                     parts.append(f"{name}.{attr}\n\n{doc}")
         texts[f"module: {name}"] = "\n\n".join(p for p in parts if p)
-    return texts
+    return {title: text for title, text in texts.items() if _held_out(title) == held_out}
+
+
+def play_texts(held_out: bool = False) -> dict[str, str]:
+    """The modern edition's works: the corpus's validation plays with `held_out`, else all the others."""
+    return {name: text for name, text in shakespeare_works("modern").items()
+            if (name in SHAKESPEARE_VAL_WORKS) == held_out}
+
+
+def reference_pages(held_out: bool = False) -> list[tuple[str, str]]:
+    """(title, page) of the good text: the plays and the documentation, cut into pages.
+
+    Without `held_out` these are the pools the crawl draws its good pages from (a classifier's
+    "reference quality" examples, as GPT-3 used WebText and books); with it, text no crawl contains,
+    for judging the curated data.
+    """
+    plays = [(f"{name}, page {i + 1}", page) for name, text in sorted(play_texts(held_out).items())
+             for i, page in enumerate(cut_pages(text))]
+    docs = [(f"{title}, page {i + 1}", page) for title, text in documentation_texts(held_out).items()
+            for i, page in enumerate(cut_pages(text))]
+    return plays + docs
 
 
 # ----------------------------------------------------------------------------
@@ -314,8 +348,8 @@ def make_crawl(size_mb: float = 3.0, seed: int = 0, progress: bool = True) -> li
         from ..errors import MissingPackageError
         raise MissingPackageError("the crawl's web junk is made with faker: pip install faker") from None
     rng = random.Random(seed)
-    modern, folio = shakespeare_works("modern"), shakespeare_works("folio")
-    folio = {FOLIO_NAMES.get(name, name): text for name, text in folio.items()}
+    modern = play_texts(held_out=False)
+    folio = {FOLIO_NAMES.get(name, name): text for name, text in shakespeare_works("folio").items()}
     both = sorted(set(modern) & set(folio))
     edition_plays = rng.sample(both, EDITION_PLAYS)
     prose_pool = [(f"{name}, page {i + 1}", page) for name in sorted(modern) if name not in edition_plays
