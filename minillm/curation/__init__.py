@@ -5,6 +5,7 @@
     filters.py   heuristic quality rules in the style of C4 and Gopher, each with its rationale, and a
                  report of what each rule dropped, scored against the crawl's labels
     langid.py    language identification: naive Bayes over character n-grams, trained on faker's word lists
+    classifier.py  GPT-3's quality filter: logistic regression on hashed word n-grams, the Pareto keep rule
     dedup.py     exact and near-duplicate detection: MinHash signatures and LSH banding, from scratch
     pii.py       personal data redaction (e-mail, phone, IP addresses, Luhn-checked card numbers)
     mixture.py   drawing documents from sources by weight; epochs elapsed per source (GPT-3, LLaMA)

@@ -71,10 +71,17 @@ FOLIO_NAMES = {"all_is_well_that_ends_well": "alls_well_that_ends_well",
                "titus_andronicus": "tragedy_of_titus_andronicus", "twelfe-night": "twelfth_night"}
 
 # Standard-library modules whose docstrings become documentation pages
-DOC_MODULES = ("collections", "itertools", "functools", "os", "re", "json", "pathlib", "argparse", "string",
-               "textwrap", "random", "statistics", "datetime", "decimal", "fractions", "heapq", "bisect", "enum",
-               "dataclasses", "types", "logging", "subprocess", "shutil", "tempfile", "csv", "difflib",
-               "calendar", "contextlib", "copy", "pprint", "queue", "threading", "unittest", "zipfile")
+DOC_MODULES = ("abc", "argparse", "ast", "asyncio", "base64", "bisect", "bz2", "calendar", "cmath", "codecs",
+               "collections", "colorsys", "concurrent.futures", "configparser", "contextlib", "contextvars", "copy",
+               "csv", "dataclasses", "datetime", "decimal", "difflib", "dis", "doctest", "email.message", "enum",
+               "fnmatch", "fractions", "functools", "getopt", "gettext", "glob", "graphlib", "gzip", "hashlib",
+               "heapq", "hmac", "html", "http.client", "imaplib", "inspect", "io", "ipaddress", "itertools", "json",
+               "locale", "logging", "lzma", "mailbox", "math", "mimetypes", "numbers", "operator", "optparse", "os",
+               "pathlib", "pickle", "pkgutil", "platform", "plistlib", "pprint", "queue", "random", "re", "reprlib",
+               "sched", "secrets", "selectors", "shelve", "shlex", "shutil", "signal", "smtplib", "socket", "sqlite3",
+               "statistics", "string", "struct", "subprocess", "tarfile", "tempfile", "textwrap", "threading",
+               "timeit", "tokenize", "traceback", "tracemalloc", "types", "unittest", "urllib.parse",
+               "urllib.request", "uuid", "warnings", "weakref", "xml.etree.ElementTree", "zipfile", "zlib")
 # Held out of the crawl, for judging the curated data at the end: the corpus's validation plays, these
 # modules' docstrings and every sixth reference topic (by a hash of its name)
 HELD_OUT_DOC_MODULES = ("queue", "threading", "unittest", "zipfile")
@@ -141,7 +148,7 @@ def documentation_texts(held_out: bool = False) -> dict[str, str]:
     """Python's own documentation, as shipped with the interpreter: {title: text}.
 
     The reference topics of `pydoc_data.topics` (what `help("assignment")` shows) and, per module of
-    DOC_MODULES, the docstrings of the module and of its public functions and classes. With
+    DOC_MODULES, the docstrings of the module, its public functions and classes, and their methods. With
     `held_out`, only the texts kept out of the crawl; without, only the others.
     """
     from pydoc_data.topics import topics
@@ -154,10 +161,16 @@ def documentation_texts(held_out: bool = False) -> dict[str, str]:
             continue
         parts = [inspect.getdoc(module) or ""]
         for attr, value in sorted(vars(module).items()):
-            if not attr.startswith("_") and (inspect.isfunction(value) or inspect.isclass(value)):
-                doc = inspect.getdoc(value)
+            if attr.startswith("_") or not (inspect.isroutine(value) or inspect.isclass(value)):
+                continue
+            members = [(attr, value)]
+            if inspect.isclass(value) and value.__module__ == module.__name__:  # and its own methods
+                members += [(f"{attr}.{m}", v) for m, v in sorted(vars(value).items())
+                            if not m.startswith("_") and inspect.isroutine(v)]
+            for qualname, member in members:
+                doc = inspect.getdoc(member)
                 if doc and len(doc) > 200:
-                    parts.append(f"{name}.{attr}\n\n{doc}")
+                    parts.append(f"{name}.{qualname}\n\n{doc}")
         texts[f"module: {name}"] = "\n\n".join(p for p in parts if p)
     return {title: text for title, text in texts.items() if _held_out(title) == held_out}
 
