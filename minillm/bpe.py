@@ -38,7 +38,7 @@ import json
 import math
 import os
 from collections import Counter, defaultdict
-from typing import Collection, Iterable, Literal, NamedTuple, Sequence
+from typing import Collection, Iterable, Iterator, Literal, NamedTuple, Sequence
 
 import regex
 from tqdm.auto import tqdm
@@ -406,6 +406,22 @@ class BPETokenizer(Tokenizer):
                 raise self._skipped(text, end)
             bar.update(len(text) - done)
         return out
+
+    def encode_iterable(self, chunks: Iterable[str]) -> Iterator[int]:
+        """Encode text arriving in pieces with bounded memory; the same ids as `encode_ordinary` of it all.
+
+        A word may be cut between two chunks, so the last pre-token of what has arrived is held back
+        until the next chunk shows where it ends; everything before it is final and encoded at once.
+        """
+        buffer = ""
+        for chunk in chunks:
+            buffer += chunk
+            starts = [m.start() for m in self._split.finditer(buffer)]
+            if len(starts) >= 2:
+                yield from self.encode_ordinary(buffer[:starts[-1]])
+                buffer = buffer[starts[-1]:]
+        if buffer:
+            yield from self.encode_ordinary(buffer)
 
     def encode(self, text: str, allowed_special: Literal["all"] | Collection[str] = (),
                disallowed_special: Literal["all"] | Collection[str] = "all", progress: bool = False) -> list[int]:

@@ -31,7 +31,7 @@ import json
 import operator
 import os
 from pathlib import Path
-from typing import Collection, Iterable, Literal, Sequence
+from typing import Collection, Iterable, Iterator, Literal, Sequence
 
 import numpy as np
 import regex
@@ -99,6 +99,15 @@ class Tokenizer:
     def encode_corpus(self, text: str, progress: bool = False) -> list[int]:
         """Encode a whole training corpus (BPE: special tokens in it are document separators)."""
         return self.encode(text)
+
+    def encode_iterable(self, chunks: Iterable[str]) -> Iterator[int]:
+        """Encode text arriving in pieces (lines of a file, documents), holding only a little at a time.
+
+        Yields the same ids as encoding the concatenated text at once (special tokens as plain text,
+        as `encode` with disallowed_special=() would), with memory bounded by the longest chunk.
+        """
+        for chunk in chunks:  # characters: no token can span two chunks
+            yield from self.encode(chunk, disallowed_special=())
 
     def to_dict(self) -> dict:
         raise NotImplementedError

@@ -104,3 +104,50 @@ def test_special_tokens_are_saved_and_added_at_the_next_ids(tmp_path):
 def test_bad_special_tokens_are_refused(specials, match):
     with pytest.raises(TokenizerError, match=match):
         CharTokenizer("abc", specials)
+
+
+# ----------------------------------------------------------------------------
+# streaming: encode_iterable
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+STREAM_ALPHABET = "ab \n\t'sd1.,!é"
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=st.text(alphabet=STREAM_ALPHABET, max_size=80), cuts=st.lists(st.integers(0, 80), max_size=6))
+def test_encode_iterable_equals_encoding_the_whole_text(text, cuts):
+    from minillm.bpe import BPETokenizer
+
+    tok = _stream_bpe()
+    bounds = sorted({0, len(text), *[c for c in cuts if c <= len(text)]})
+    chunks = [text[a:b] for a, b in zip(bounds, bounds[1:])]
+    assert list(tok.encode_iterable(chunks)) == tok.encode_ordinary(text)
+    char = CharTokenizer(STREAM_ALPHABET)
+    assert list(char.encode_iterable(chunks)) == char.encode(text)
+    assert isinstance(tok, BPETokenizer)
+
+
+_STREAM_BPE = []
+
+
+def _stream_bpe():
+    if not _STREAM_BPE:
+        from minillm.bpe import BPETokenizer
+        _STREAM_BPE.append(BPETokenizer.train("ab ab  abs 'sd\n\n d1 d11 ab.ab, ab!\t\tab " * 20, 300))
+    return _STREAM_BPE[0]
+
+
+def test_encode_iterable_at_every_cut_of_a_text():
+    """Every way of cutting a text in two (and in three, for a short one): words and whitespace runs split."""
+    tok = _stream_bpe()
+    text = "ab ab  abs 'sd\n\n d1 d11 ab.ab, ab!\t\tab  \n"
+    whole = tok.encode_ordinary(text)
+    assert len(whole) < len(text)  # merges apply, so a bad cut would show
+    for i in range(len(text) + 1):
+        assert list(tok.encode_iterable([text[:i], text[i:]])) == whole, i
+    short = text[:16]
+    for i in range(len(short) + 1):
+        for j in range(i, len(short) + 1):
+            assert list(tok.encode_iterable([short[:i], short[i:j], short[j:]])) == tok.encode_ordinary(short), (i, j)

@@ -9,6 +9,8 @@
     dedup.py     exact and near-duplicate detection: MinHash signatures and LSH banding, from scratch
     pii.py       personal data redaction (e-mail, phone, IP addresses, Luhn-checked card numbers)
     mixture.py   drawing documents from sources by weight; epochs elapsed per source (GPT-3, LLaMA)
+    shards.py    token ids in numbered shard files, written atomically, refused when from another tokenizer;
+                 documents encoded in several processes
 
 Every step reports what it dropped or changed, scored against the crawl's labels (precision and recall).
 """
