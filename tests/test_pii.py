@@ -4,6 +4,7 @@ leaves the rest of the text alone, and precision/recall on faker-made pages with
 import ipaddress
 import random
 import re
+from dataclasses import dataclass
 
 import pytest
 from hypothesis import given, strategies as st
@@ -192,6 +193,7 @@ def test_text_without_digits_or_at_signs_is_returned_unchanged(text):
 
 def test_redact_given_spans_and_refuses_overlapping_ones():
     assert redact("abc def", [Span(4, 7, "EMAIL")]) == ("abc <EMAIL>", [Span(4, 7, "EMAIL")])
+    assert redact("Dr Jo Bloggs", [(3, 12, "NAME")])[0] == "Dr <NAME>"  # a plain tuple, a kind of its own
     with pytest.raises(ValueError, match="spans overlap"):
         redact("abc def", [Span(0, 5, "EMAIL"), Span(4, 7, "PHONE")])
 
@@ -206,6 +208,17 @@ def test_score_counts_overlap_as_a_hit_and_reports_exact_boundaries():
     assert scores["per_kind"]["PHONE"]["precision"] == scores["per_kind"]["PHONE"]["recall"] == 1.0
     assert scores["per_kind"]["PHONE"]["exact"] == 0.0
     assert scores["misses"] == scores["false_alarms"] == []
+
+
+def test_score_takes_labels_with_start_end_kind_attributes():
+    @dataclass
+    class Label:  # like the crawl's PiiSpan: mutable, so neither hashable nor ordered
+        start: int
+        end: int
+        kind: str
+
+    scores = score_spans([Span(0, 4, "PHONE")], [Label(0, 4, "PHONE"), Label(5, 7, "NAME")], "1234 Jo")
+    assert scores["overall"]["recall"] == scores["overall"]["exact"] == 1.0  # NAME is not scored
 
 
 def test_score_a_wrong_kind_is_a_miss_and_a_false_alarm():

@@ -67,6 +67,11 @@ class Span(NamedTuple):
     kind: str  # one of KINDS
 
 
+def as_span(span) -> Span:
+    """A Span from a (start, end, kind) tuple or from anything with those attributes (the crawl's labels)."""
+    return Span(*span) if isinstance(span, tuple) else Span(span.start, span.end, span.kind)
+
+
 def luhn_valid(digits: str) -> bool:
     """The Luhn checksum of a card number (spaces and dashes allowed): True when it holds.
 
@@ -242,17 +247,18 @@ def find_pii(text: str) -> list[Span]:
 def redact(text: str, spans: Iterable[Span] | None = None) -> tuple[str, list[Span]]:
     """Replace each span (by default those `find_pii` finds) by its kind's placeholder -> (new text, spans).
 
-    Everything outside the spans is kept exactly as it was.
+    Everything outside the spans is kept exactly as it was. Spans may come from elsewhere (the crawl's
+    labels); a kind without an entry in PLACEHOLDERS becomes "<KIND>".
 
     >>> redact("mail jo@example.com or call 555-123-4567")[0]
     'mail <EMAIL> or call <PHONE>'
     """
-    spans = find_pii(text) if spans is None else sorted(spans)
+    spans = find_pii(text) if spans is None else sorted(map(as_span, spans))
     pieces, at = [], 0
     for span in spans:
         if span.start < at:
             raise ValueError(f"spans overlap at {span}; pass them through resolve_overlaps first")
-        pieces += [text[at:span.start], PLACEHOLDERS[span.kind]]
+        pieces += [text[at:span.start], PLACEHOLDERS.get(span.kind, f"<{span.kind}>")]
         at = span.end
     pieces.append(text[at:])
     return "".join(pieces), spans
@@ -289,6 +295,7 @@ def score_spans(found: Iterable[Span], truth: Iterable[Span], text: str) -> dict
     "false_alarms": [(span, its text)]}, where counts holds found, true, correct (found spans that
     overlap a true one), recovered (true spans overlapped), precision, recall and exact.
     Precision is nan when nothing was found, recall and exact nan when there was nothing to find.
+    Spans of other kinds (the crawl's NAME) are not scored.
 
     >>> text = "a@b.org 10.0.0.1 555-123-4567"
     >>> truth = [Span(0, 7, "EMAIL"), Span(8, 16, "IPV4"), Span(17, 29, "PHONE")]
@@ -296,7 +303,7 @@ def score_spans(found: Iterable[Span], truth: Iterable[Span], text: str) -> dict
     >>> scores["overall"]["precision"], scores["overall"]["recall"], scores["misses"]
     (0.6666666666666666, 0.6666666666666666, [(Span(start=8, end=16, kind='IPV4'), '10.0.0.1')])
     """
-    found, truth = sorted(set(found)), sorted(set(truth))
+    found, truth = sorted(set(map(as_span, found))), sorted(set(map(as_span, truth)))
     nan = float("nan")
     per_kind, misses, false_alarms = {}, [], []
     totals = dict(found=0, true=0, correct=0, recovered=0, exact=0)
