@@ -1,0 +1,170 @@
+"""The curation pipeline: crawl -> filters -> language -> dedup -> quality classifier -> PII -> mixture -> shards.
+
+`curate(pages)` runs every step in order on a crawl (`minillm.curation.crawl.make_crawl`) and returns
+the kept pages with a `Stage` record per step: pages and characters in and out, and, scored against
+the crawl's labels, what each step dropped. `write_training_shards` then draws the kept pages by
+source weight (`MixtureSampler`) up to a token budget and writes them as token shards, the same
+way for raw and curated data, so the two can be compared at an equal budget.
+
+Choices, each measured on the crawl in notebook 05's setting:
+- Deduplication comes before the quality classifier. The classifier is trained the way GPT-3's
+  was (reference pages positive, crawl pages negative) but cross-fitted: the crawl is split in two
+  halves by page id, and each half is scored by the classifier trained against the other, so no page
+  is scored by a model that saw it as a negative. With copies still in, a page's copy in the other
+  half was such a negative, and the classifier dropped most copied good pages: measured, not guessed.
+- Near-duplicates are found with MinHash on word 5-grams at Jaccard 0.5 (a 3% word edit already costs
+  about 15% of a page's 5-grams), and, for documents over 50,000 characters, on character 5-grams:
+  the First Folio spells the same play so differently that few word 5-grams survive. Of each cluster
+  of copies the first page is kept.
+- Personal data is redacted (typed placeholders), not dropped: a good page with an e-mail address
+  in it stays, without the address.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import Sequence
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..tokenizer import Tokenizer
+from .classifier import QualityClassifier, pareto_keep
+from .crawl import GOOD_KINDS, Page, reference_pages
+from .dedup import cluster_labels, exact_duplicates, near_duplicates
+from .filters import first_failed_rule
+from .langid import NaiveBayesLangID, training_texts
+from .mixture import MixtureSampler
+from .pii import redact
+from .shards import encode_documents, write_shards
+
+LONG_DOCUMENT = 50_000  # characters: compared by character 5-grams too
+
+
+@dataclass
+class Stage:
+    """What one step did: pages and characters before and after, and the true kinds it dropped."""
+
+    name: str
+    pages_in: int
+    pages_out: int
+    chars_in: int
+    chars_out: int
+    dropped: Counter = field(default_factory=Counter)  # true kind (or duplicate kind) -> pages dropped
+    note: str = ""
+
+    def line(self) -> str:
+        dropped = ", ".join(f"{k} {n}" for k, n in self.dropped.most_common()) or "none"
+        return (f"{self.name:<12} {self.pages_in:>6,} -> {self.pages_out:>6,} pages, {self.chars_in / 1e6:>6.2f} -> "
+                f"{self.chars_out / 1e6:>6.2f} MB; dropped: {dropped}{'; ' + self.note if self.note else ''}")
+
+
+def _chars(pages: Sequence[Page]) -> int:
+    return sum(len(p.text) for p in pages)
+
+
+def _stage(name: str, before: Sequence[Page], after: Sequence[Page], key=lambda p: p.kind, note: str = "") -> Stage:
+    kept = {p.id for p in after}
+    return Stage(name, len(before), len(after), _chars(before), _chars(after),
+                 Counter(key(p) for p in before if p.id not in kept), note)
+
+
+def quality_scores(pages: Sequence[Page], seed: int = 0, progress: bool = True) -> np.ndarray:
+    """Each page's classifier score, cross-fitted: trained against one half of the crawl, scoring the other."""
+    crawled = {p.text for p in pages}
+    plays, docs = [], []
+    for title, text in reference_pages():
+        if text not in crawled:  # reference pages the crawl does not hold
+            (docs if title.startswith(("topic: ", "module: ")) else plays).append(text)
+    # the documentation pool is small: repeat it until it weighs about half as much as the plays
+    reference = plays + docs * max(1, len(plays) // (2 * max(1, len(docs))))
+    scores = np.zeros(len(pages))
+    halves = [np.array([p.id % 2 == k for p in pages]) for k in (0, 1)]
+    for train_half, score_half in (halves, halves[::-1]):
+        model = QualityClassifier()
+        model.fit(reference, [p.text for p, t in zip(pages, train_half) if t], learning_rate=0.01, epochs=3,
+                  seed=seed, progress=progress)
+        scores[score_half] = model.score([p.text for p, s in zip(pages, score_half) if s])
+    return scores
+
+
+def duplicate_clusters(texts: Sequence[str], seed: int = 0) -> list[int]:
+    """Each text's cluster label (the smallest index of its copies): exact, near (word 5-grams, Jaccard
+    0.5) and, between long documents, character 5-grams at Jaccard 0.5."""
+    pairs = [(j, i) for i, j in enumerate(exact_duplicates(texts)) if j is not None]
+    pairs += [(i, j) for i, j, _ in near_duplicates(texts, threshold=0.5, n=5, unit="word", seed=seed)]
+    long = [i for i, t in enumerate(texts) if len(t) > LONG_DOCUMENT]
+    if len(long) > 1:
+        pairs += [(long[i], long[j]) for i, j, _ in
+                  near_duplicates([texts[i] for i in long], threshold=0.5, n=5, unit="char", seed=seed)]
+    return cluster_labels(len(texts), pairs)
+
+
+def curate(pages: Sequence[Page], seed: int = 0, progress: bool = True) -> tuple[list[Page], list[Stage]]:
+    """Run every step on the crawl; -> (kept pages, PII redacted; a Stage per step)."""
+    stages: list[Stage] = []
+    steps = tqdm(total=5, desc="curating", unit="step", disable=not progress)
+
+    kept = [p for p in pages if first_failed_rule(p.text) is None]
+    stages.append(_stage("filters", pages, kept))
+    steps.update()
+
+    langid = NaiveBayesLangID().fit(training_texts(seed=seed + 1))
+    before, kept = kept, [p for p in kept if langid.predict(p.text) == "en"]
+    stages.append(_stage("language", before, kept))
+    steps.update()
+
+    labels = duplicate_clusters([p.text for p in kept], seed)
+    before, kept = kept, [p for i, p in enumerate(kept) if labels[i] == i]
+    copied = {p.duplicate_of for p in kept if p.duplicate_of is not None}
+    stages.append(_stage("dedup", before, kept, key=lambda p: p.duplicate_kind or (
+        "an original, its copy kept" if p.id in copied else "not a planted copy")))
+    steps.update()
+
+    scores = dict(zip((p.id for p in kept), quality_scores(kept, seed, progress=False)))
+    keep = pareto_keep(np.array([scores[p.id] for p in kept]), seed=seed)
+    before, kept = kept, [p for p, k in zip(kept, keep) if k]
+    stages.append(_stage("classifier", before, kept, note="GPT-3's Pareto(9) keep rule"))
+    steps.update()
+
+    redacted = [replace(p, text=redact(p.text)[0]) for p in kept]
+    changed = sum(r.text != p.text for r, p in zip(redacted, kept))
+    stages.append(Stage("pii", len(kept), len(kept), _chars(kept), _chars(redacted),
+                        note=f"{changed} pages redacted, none dropped"))
+    steps.update()
+    steps.close()
+    return redacted, stages
+
+
+def report(stages: Sequence[Stage], pages: Sequence[Page], kept: Sequence[Page]) -> str:
+    """The funnel, one line per step, then what share of the good and the junk pages survived."""
+    good = sum(p.kind in GOOD_KINDS for p in pages)
+    junk = len(pages) - good
+    kept_good = sum(p.kind in GOOD_KINDS for p in kept)
+    lines = [s.line() for s in stages]
+    lines.append(f"kept {kept_good:,} of {good:,} good pages ({kept_good / max(1, good):.1%}) and "
+                 f"{len(kept) - kept_good:,} of {junk:,} junk pages ({(len(kept) - kept_good) / max(1, junk):.1%})")
+    return "\n".join(lines)
+
+
+def write_training_shards(pages: Sequence[Page], tok: Tokenizer, folder, token_budget: int,
+                          weights: dict[str, float] | None = None, seed: int = 0, processes: int = 1,
+                          progress: bool = True) -> dict:
+    """Draw pages by source weight (default: each source's share of the pages' characters) up to
+    `token_budget` characters' worth, tokenize them in order and write shards; returns the manifest.
+
+    The budget is counted in characters of text drawn (the sampler's unit), which for both raw and
+    curated data buys about the same number of tokens of the same tokenizer.
+    """
+    by_source: dict[str, list[str]] = {}
+    for p in pages:
+        by_source.setdefault(p.source, []).append(p.text)
+    if weights is None:
+        total = _chars(pages)
+        weights = {s: sum(map(len, texts)) / total for s, texts in by_source.items()}
+    sampler = MixtureSampler(by_source, weights, seed=seed)
+    drawn = [text for _, text in sampler.sample_tokens(token_budget)]
+    return write_shards(encode_documents(tok, drawn, processes=processes, progress=progress), folder, tok,
+                        progress=progress)
+
