@@ -1,4 +1,4 @@
-"""The command line: `python -m minillm train ...` and `python -m minillm sample ...`.
+"""The command line: `python -m minillm train ...`, `... sample ...` and `... data ...`.
 
 Only argument parsing and error reporting live here; the work is done by the
 package's functions, which a notebook can call just the same.
@@ -97,8 +97,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m minillm",
         description="Train a small GPT from scratch and sample from it.",
-        epilog="Run `python -m minillm train --help` or `... sample --help` for each command's flags.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,sample}")
+        epilog="Run `python -m minillm train --help` (or sample, data) for each command's flags.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,sample,data}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true",
                         help="show the full traceback of an error (or set MINILLM_DEBUG=1)")
@@ -146,7 +146,45 @@ def _parser() -> argparse.ArgumentParser:
                     help="sample only within probability mass p, at most 1 (default: 1, all)")
     sa.add_argument("--seed", type=any_int, default=0, help="same seed, same text")
     sa.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+
+    da = commands.add_parser(
+        "data", help="make a raw crawl, curate it, and write token shards", parents=[common],
+        description="Module 5's pipeline: a raw crawl with ground truth, curated by heuristic filters, language "
+                    "ID, deduplication, GPT-3's quality classifier and PII redaction, then drawn to a token "
+                    "budget and written as token shards (with --raw: the crawl as it is, for comparison).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    da.add_argument("--out-dir", type=Path, default=Path("runs/curated"),
+                    help="where the shards, manifest.json and tokenizer.json go")
+    da.add_argument("--size-mb", type=positive_float, default=3.0, help="size of the raw crawl")
+    da.add_argument("--token-budget", type=positive_int, default=1_200_000,
+                    help="characters of text to draw into the shards")
+    da.add_argument("--tokenizer", choices=["char", "bpe"], default="char")
+    da.add_argument("--vocab-size", type=bpe_vocab_size, default=4096, help="with --tokenizer bpe")
+    da.add_argument("--processes", type=positive_int, default=1, help="processes that encode the documents")
+    da.add_argument("--raw", action="store_true", help="skip curation: shard the raw crawl")
+    da.add_argument("--seed", type=any_int, default=0, help="seeds the crawl and every random step")
+    da.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return parser
+
+
+def cmd_data(args) -> None:
+    from .curation.crawl import make_crawl
+    from .curation.pipeline import curate, report, write_training_shards
+
+    progress = not args.no_progress
+    pages = make_crawl(args.size_mb, seed=args.seed, progress=progress)
+    kept = pages
+    if not args.raw:
+        kept, stages = curate(pages, seed=args.seed, progress=progress)
+        print(report(stages, pages, kept))
+    text = "".join(p.text for p in kept)
+    tok = (BPETokenizer.train(text, args.vocab_size) if args.tokenizer == "bpe"
+           else CharTokenizer.from_text(text))
+    manifest = write_training_shards(kept, tok, args.out_dir, args.token_budget, seed=args.seed,
+                                     processes=args.processes, progress=progress)
+    tok.save(args.out_dir / "tokenizer.json")
+    print(f"wrote {manifest['total_tokens']:,} tokens in {len(manifest['shards'])} shard(s) to {args.out_dir}, "
+          f"with tokenizer.json ({tok.kind}, {tok.vocab_size:,} tokens)")
 
 
 def _print_samples(samples: list[str], prompt: str) -> None:
@@ -230,6 +268,8 @@ def _on_sigterm(signum, frame):
 
 def _interrupted_note(args) -> str:
     """What survived an interrupted command, in one line."""
+    if args.command == "data":
+        return f"interrupted; shards are renamed into place only when complete, so {args.out_dir} is as it was"
     if args.command != "train":
         return "interrupted"
     ckpt = args.out_dir / "ckpt.pt"
@@ -245,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     debug = args.debug or os.environ.get("MINILLM_DEBUG", "") not in ("", "0")
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        {"train": cmd_train, "sample": cmd_sample}[args.command](args)
+        {"train": cmd_train, "sample": cmd_sample, "data": cmd_data}[args.command](args)
     except (MinillmError, OSError) as e:  # OSError: a folder we may not write to, a full disk
         if debug:
             raise

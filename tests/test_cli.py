@@ -191,3 +191,19 @@ def test_a_run_folder_that_cannot_be_made_is_one_line(poem, tmp_path, capsys):
     (tmp_path / "a_file").write_text("x")
     assert main(["train", "--corpus", str(poem), "--out-dir", str(tmp_path / "a_file" / "run"), *TINY]) == 1
     _one_line_error(capsys, "Not a directory")
+
+
+def test_data_command_curates_and_writes_shards(tmp_path, capsys):
+    pytest.importorskip("faker")
+    from minillm.curation.shards import load_shards
+    from minillm.tokenizer import load_tokenizer
+
+    assert main(["data", "--out-dir", str(tmp_path / "cur"), "--size-mb", "1", "--token-budget", "20000",
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "filters" in out and "good pages" in out and "tokens in 1 shard(s)" in out
+    tok = load_tokenizer(tmp_path / "cur" / "tokenizer.json")
+    assert len(load_shards(tmp_path / "cur", tok)) >= 20000
+    assert main(["data", "--out-dir", str(tmp_path / "raw"), "--raw", "--size-mb", "1", "--token-budget", "1000",
+                 "--no-progress"]) == 0
+    assert "filters" not in capsys.readouterr().out

@@ -30,6 +30,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..tokenizer import Tokenizer
+from ..train import History
 from .classifier import QualityClassifier, pareto_keep
 from .crawl import GOOD_KINDS, Page, reference_pages
 from .dedup import cluster_labels, exact_duplicates, near_duplicates
@@ -168,3 +169,63 @@ def write_training_shards(pages: Sequence[Page], tok: Tokenizer, folder, token_b
     return write_shards(encode_documents(tok, drawn, processes=processes, progress=progress), folder, tok,
                         progress=progress)
 
+
+
+# ----------------------------------------------------------------------------
+# the payoff: train on raw and on curated data at the same token budget
+
+PAYOFF_MODEL = dict(block_size=128, n_layer=4, n_head=4, n_embd=128)  # the course's CPU-sized GPT
+
+
+@dataclass
+class Payoff:
+    """Held-out loss of the same GPT trained on raw and on curated data, same tokens, seed and steps."""
+
+    raw_loss: float                 # nats per character on text neither crawl nor filters have seen
+    curated_loss: float
+    tokens: int                     # characters of training data each run drew (its token budget)
+    steps: int
+    held_out_chars: int
+    raw_history: History | None = field(repr=False, default=None)
+    curated_history: History | None = field(repr=False, default=None)
+
+    def __str__(self) -> str:
+        return (f"held-out loss after {self.steps} steps on {self.tokens:,} characters: raw {self.raw_loss:.3f}, "
+                f"curated {self.curated_loss:.3f} nats per character ({self.held_out_chars:,} held-out characters)")
+
+
+def raw_vs_curated(pages: Sequence[Page], kept: Sequence[Page], steps: int = 600, token_budget: int = 1_200_000,
+                   batch_size: int = 16, learning_rate: float = 2e-3, model: dict | None = None, seed: int = 0,
+                   progress: bool = True) -> Payoff:
+    """Train the same character GPT on raw pages and on curated ones and score both on held-out text.
+
+    Both runs draw `token_budget` characters by source weight, see the same number of steps, seed and
+    settings; the held-out text is `reference_pages(held_out=True)` (plays and documentation no crawl
+    contains). One character tokenizer covers all three, so the losses are comparable.
+    """
+    import tempfile
+
+    import torch
+
+    from ..evaluate import dataset_loss
+    from ..model import GPT, GPTConfig
+    from ..tokenizer import CharTokenizer
+    from ..train import TrainConfig, train
+    from .shards import load_shards
+
+    held_out = "".join(text for _, text in reference_pages(held_out=True))
+    tok = CharTokenizer.from_text("".join(p.text for p in pages) + "".join(p.text for p in kept) + held_out)
+    val = torch.tensor(tok.encode(held_out))
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, chosen in (("raw", pages), ("curated", kept)):
+            write_training_shards(chosen, tok, f"{tmp}/{name}", token_budget, seed=seed, progress=False)
+            ids = torch.from_numpy(load_shards(f"{tmp}/{name}", tok).astype(np.int64))
+            torch.manual_seed(seed)
+            gpt = GPT(GPTConfig(vocab_size=tok.vocab_size, **{**PAYOFF_MODEL, **(model or {})}))
+            history = train(gpt, ids, val, TrainConfig(max_iters=steps, batch_size=batch_size,
+                            learning_rate=learning_rate, warmup_iters=min(50, steps // 10), eval_interval=max(1, steps // 6),
+                            eval_iters=10, seed=seed), progress=progress)
+            results[name] = (dataset_loss(gpt, val, batch_size=32), history, len(ids))
+    return Payoff(results["raw"][0], results["curated"][0], results["raw"][2], steps, len(held_out),
+                  results["raw"][1], results["curated"][1])
