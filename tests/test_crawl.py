@@ -123,3 +123,20 @@ def test_held_out_text_never_enters_the_crawl(crawl):
     assert not titles & crawled
     held_texts = {text for _, text in held_out}
     assert not any(p.text in held_texts for p in crawl)
+
+
+def test_a_folder_of_files_skips_binary_non_utf8_and_empty_ones_with_counts(tmp_path, capsys):
+    from minillm.curation.crawl import read_folder
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.txt").write_text("To be, or not to be.\n")
+    (tmp_path / "sub" / "b.txt").write_text("Words, words, words.\n")
+    (tmp_path / "c.txt").write_bytes(b"\x89PNG\r\n\x1a\n\0\0")
+    (tmp_path / "d.txt").write_bytes("caf\xe9".encode("latin-1"))
+    (tmp_path / "e.txt").write_text("  \n")
+    pages, skipped = read_folder(tmp_path)
+    assert [p.title for p in pages] == ["a.txt", "sub/b.txt"] and pages[1].kind == "unknown"
+    assert skipped == Counter({"binary (a NUL byte)": 1, "not UTF-8": 1, "empty": 1})
+    assert "skipped 1 binary (a NUL byte), 1 not UTF-8, 1 empty" in capsys.readouterr().out
+    with pytest.raises(DataError, match="is not a folder"):
+        read_folder(tmp_path / "a.txt")

@@ -39,6 +39,7 @@ import json
 import random
 import re
 import zlib
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -426,6 +427,41 @@ def make_crawl(size_mb: float = 3.0, seed: int = 0, progress: bool = True) -> li
     order = list(range(len(pages)))
     rng.shuffle(order)  # a crawl comes in no particular order; ids stay the labels' references
     return [pages[i] for i in order]
+
+
+# ----------------------------------------------------------------------------
+# a folder of your own text files
+
+def read_folder(folder: str | Path, pattern: str = "**/*.txt") -> tuple[list[Page], Counter]:
+    """Every text file under `folder` as an unlabelled page (kind "unknown"); -> (pages, skipped).
+
+    Files that are not UTF-8 text (binary files, other encodings) and empty ones are skipped and
+    counted by reason, with one printed line, rather than stopping the run halfway.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder} is not a folder; give a folder of .txt files (or use make_crawl)")
+    pages: list[Page] = []
+    skipped: Counter = Counter()
+    for path in sorted(folder.glob(pattern)):
+        if not path.is_file():
+            continue
+        raw = path.read_bytes()
+        if b"\0" in raw:
+            skipped["binary (a NUL byte)"] += 1
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            skipped["not UTF-8"] += 1
+            continue
+        if not text.strip():
+            skipped["empty"] += 1
+            continue
+        pages.append(Page(len(pages), text, source=folder.name, kind="unknown", title=str(path.relative_to(folder))))
+    if skipped:
+        print(f"read {len(pages)} files from {folder}; skipped " + ", ".join(f"{n} {why}" for why, n in skipped.items()))
+    return pages, skipped
 
 
 # ----------------------------------------------------------------------------
