@@ -68,3 +68,12 @@ def test_training_shards_hold_about_the_budget(run, tmp_path):
     assert ids.dtype == np.uint16
     with pytest.raises(ConfigError):
         write_training_shards(kept, tok, tmp_path / "bad", 1000, weights={"shakespeare": 0.5, "wikipedia": 0.5})
+
+
+def test_editions_are_paired_by_content_and_different_plays_are_not():
+    from minillm.curation.pipeline import edition_pairs
+
+    for seed in (0, 1, 2):
+        pages = [p for p in make_crawl(0.9, seed=seed, progress=False) if len(p.text) > 50_000]
+        pairs = {frozenset((pages[i].id, pages[j].id)) for i, j, _ in edition_pairs([p.text for p in pages])}
+        assert pairs == {frozenset((p.id, p.duplicate_of)) for p in pages if p.duplicate_kind == "edition"}
