@@ -411,15 +411,18 @@ class BPETokenizer(Tokenizer):
         """Encode text arriving in pieces with bounded memory; the same ids as `encode_ordinary` of it all.
 
         A word may be cut between two chunks, so the last pre-token of what has arrived is held back
-        until the next chunk shows where it ends; everything before it is final and encoded at once.
+        until the next chunk shows where it ends. So is a run of whitespace before it: GPT-2's pattern
+        splits "\n\n1" into "\n", "\n", "1" but "\n\n" alone into one piece, so a cut is only made at a
+        pre-token that follows a non-space character; everything before the cut is final.
         """
         buffer = ""
         for chunk in chunks:
             buffer += chunk
             starts = [m.start() for m in self._split.finditer(buffer)]
-            if len(starts) >= 2:
-                yield from self.encode_ordinary(buffer[:starts[-1]])
-                buffer = buffer[starts[-1]:]
+            cut = next((s for s in reversed(starts) if s > 0 and not buffer[s - 1].isspace()), 0)
+            if cut:
+                yield from self.encode_ordinary(buffer[:cut])
+                buffer = buffer[cut:]
         if buffer:
             yield from self.encode_ordinary(buffer)
 

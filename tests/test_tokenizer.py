@@ -142,7 +142,7 @@ def _stream_bpe():
 def test_encode_iterable_at_every_cut_of_a_text():
     """Every way of cutting a text in two (and in three, for a short one): words and whitespace runs split."""
     tok = _stream_bpe()
-    text = "ab ab  abs 'sd\n\n d1 d11 ab.ab, ab!\t\tab  \n"
+    text = "ab ab  abs 'sd\n\n d1 d11 ab.ab, ab!\t\tab  \n\n1 \n\nab"
     whole = tok.encode_ordinary(text)
     assert len(whole) < len(text)  # merges apply, so a bad cut would show
     for i in range(len(text) + 1):
