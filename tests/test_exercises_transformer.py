@@ -474,11 +474,8 @@ WRONG = [
 
 
 @pytest.mark.parametrize("checker, wrong, hint", WRONG, ids=[w.__name__ for _, w, _ in WRONG])
-def test_checker_fails_a_subtly_wrong_answer_with_a_hint(checker, wrong, hint, capsys):
-    with pytest.raises(AssertionError, match=rf"{checker.__name__} failed on case \d+ of \d+") as e:
-        checker(wrong)
-    assert hint in str(e.value)
-    assert "✓" not in capsys.readouterr().out
+def test_checker_fails_a_subtly_wrong_answer_with_a_hint(checker, wrong, hint, fails_with_hint):
+    fails_with_hint(checker, wrong, hint)
 
 
 def test_a_failed_softmax_shows_the_row_it_got_wrong():
