@@ -1,4 +1,4 @@
-"""The M5 (data curation) checkers, the Luhn check to mixture epochs: each passes right answers however they are
+"""The M5 (data curation) checkers, Gopher's stop-word rule to mixture epochs: each passes right answers however they are
 written, and fails each typical mistake with the hint that names it.
 
 The wrong answers below are written the way a student would write them, not
@@ -9,14 +9,38 @@ list of known mistakes, its solution and a stub in test_exercises_core.py.)
 
 import hashlib
 import re
+import string
 
 import numpy as np
 import pytest
 
 from minillm import exercises
-from minillm.curation import dedup, mixture, pii
+from minillm.curation import dedup, filters, mixture, pii
 
 P = (1 << 31) - 1
+
+# ----------------------------------------------------------------------------
+# right answers: Gopher's stop-word rule
+
+
+def stop_words_by_regex(text):  # runs of letters: the checker's texts have punctuation only around words
+    return len(set(re.findall(r"[a-z]+", text.lower())) & {"the", "be", "to", "of", "and", "that", "have", "with"}) < 2
+
+
+def stop_words_in_a_loop(text):  # string.punctuation, a list of those found, an if
+    found = []
+    for word in text.split():
+        word = word.strip(string.punctuation).lower()
+        if word in filters.STOP_WORDS and word not in found:
+            found.append(word)
+    if len(found) >= 2:
+        return False
+    return True
+
+
+def stop_words_counted_by_numpy(text):  # a numpy bool back
+    words = {w.lower().strip(".,;:!?()'\"") for w in text.split()}
+    return np.sum([w in words for w in filters.STOP_WORDS]) < 2
 
 # ----------------------------------------------------------------------------
 # right answers: the Luhn check
@@ -150,6 +174,11 @@ def epochs_in_numpy(weight, source_tokens, total_tokens):
 
 
 RIGHT = [
+    (exercises.check_few_stop_words, exercises.solution("few_stop_words")),
+    (exercises.check_few_stop_words, filters.few_stop_words),
+    (exercises.check_few_stop_words, stop_words_by_regex),
+    (exercises.check_few_stop_words, stop_words_in_a_loop),
+    (exercises.check_few_stop_words, stop_words_counted_by_numpy),
     (exercises.check_luhn_valid, exercises.solution("luhn_valid")),
     (exercises.check_luhn_valid, pii.luhn_valid),
     (exercises.check_luhn_valid, luhn_by_string_reversal),
@@ -185,6 +214,15 @@ def test_checker_passes_right_answers(checker, right, capsys):
 
 # ----------------------------------------------------------------------------
 # the solutions are the package's functions, written out
+
+
+def test_the_stop_word_solution_is_the_packages_rule_on_the_crawls_kinds_of_page():
+    from minillm.curation.crawl import make_crawl
+
+    rule = exercises.solution("few_stop_words")
+    pages = make_crawl(1.2, seed=2, progress=False)  # the plays in both editions, then 0.4 MB of every kind
+    assert [rule(p.text) for p in pages] == [filters.few_stop_words(p.text) for p in pages]
+    assert 0 < sum(rule(p.text) for p in pages) < len(pages)
 
 
 def test_the_luhn_solution_is_the_packages_on_random_numbers():
@@ -227,6 +265,44 @@ def test_the_epochs_solution_reproduces_gpt3s_common_crawl():
     rows = {r["name"]: r["computed"] for r in mixture.gpt3_epochs_check()}
     for r in mixture.GPT3_MIXTURE:
         assert epochs(r.weight, r.tokens, mixture.GPT3_TRAIN_TOKENS) == pytest.approx(rows[r.name], rel=1e-12)
+
+
+# ----------------------------------------------------------------------------
+# wrong answers: Gopher's stop-word rule
+
+STOP = ["the", "be", "to", "of", "and", "that", "have", "with"]
+
+
+def stop_words_counted_twice(text):
+    return sum(word.lower().strip(string.punctuation) in STOP for word in text.split()) < 2
+
+
+def stop_words_as_substrings(text):
+    return len([w for w in STOP if w in text.lower()]) < 2
+
+
+def stop_words_case_sensitive(text):
+    return len({w.strip(string.punctuation) for w in text.split()} & set(STOP)) < 2
+
+
+def stop_words_with_punctuation(text):
+    return len(set(text.lower().split()) & set(STOP)) < 2
+
+
+def stop_words_split_at_spaces(text):
+    return len({w.strip(string.punctuation).lower() for w in text.split(" ")} & set(STOP)) < 2
+
+
+def stop_words_at_most_two(text):
+    return len({w.strip(string.punctuation).lower() for w in text.split()} & set(STOP)) <= 2
+
+
+def stop_words_keeps_instead(text):  # "does the page pass?" rather than "drop it?"
+    return len({w.strip(string.punctuation).lower() for w in text.split()} & set(STOP)) >= 2
+
+
+def stop_words_counted(text):  # the count, not the decision
+    return len({w.strip(string.punctuation).lower() for w in text.split()} & set(STOP))
 
 
 # ----------------------------------------------------------------------------
@@ -452,6 +528,14 @@ def epochs_like_the_package(weight, source_tokens, total_tokens):  # a dict back
 
 
 WRONG = [
+    (exercises.check_few_stop_words, stop_words_counted_twice, "count different stop words, not occurrences"),
+    (exercises.check_few_stop_words, stop_words_as_substrings, "'the' is in 'other'"),
+    (exercises.check_few_stop_words, stop_words_case_sensitive, "lower-case the words first"),
+    (exercises.check_few_stop_words, stop_words_with_punctuation, "strip punctuation from the ends of each word"),
+    (exercises.check_few_stop_words, stop_words_split_at_spaces, "split at any whitespace"),
+    (exercises.check_few_stop_words, stop_words_at_most_two, "exactly 2 different stop words is kept"),
+    (exercises.check_few_stop_words, stop_words_keeps_instead, "a rule returns True to DROP the page"),
+    (exercises.check_few_stop_words, stop_words_counted, "return the comparison itself"),
     (exercises.check_luhn_valid, luhn_from_the_left, "count the positions from the right"),
     (exercises.check_luhn_valid, luhn_keeps_the_double, "the Luhn sum adds both"),
     (exercises.check_luhn_valid, luhn_last_digit_of_the_double, "not 14, and not 14 % 10 = 4"),

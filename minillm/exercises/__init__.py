@@ -53,7 +53,7 @@ Modules today:
     encoding.py           M2: BPE encoding, decoding, special tokens as boundaries
     transformer.py        M3: stable softmax, RMSNorm, RoPE, masked attention, counting parameters
     flash.py              M4: the online softmax, one tile of FlashAttention's forward loop
-    curation.py           M5: the Luhn check, a MinHash signature, LSH band keys, epochs of a data mixture
+    curation.py           M5: a filter rule (stop words), the Luhn check, MinHash, LSH band keys, mixture epochs
 
 Adding a checker: in a module here (a new file for a new course module),
 write `check_<concept>(fn)` that builds a list of `Case(label, run)`, where

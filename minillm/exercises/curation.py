@@ -1,9 +1,15 @@
-"""Checkers for module M5 (notebook 05, data curation): the Luhn check, MinHash, LSH band keys, mixture epochs.
+"""Checkers for module M5 (notebook 05, data curation): a filter rule, the Luhn check, MinHash, LSH band keys,
+mixture epochs.
 
 Each compares the student's function with the package's own code in
 `minillm.curation` on the inputs where the usual bugs show:
 
     exercise           compared with (in minillm)          the inputs where bugs show
+    few_stop_words     curation.filters.few_stop_words     a sentence, a menu; one stop word many times; stop
+                                                           words capitalised, in punctuation, after a newline;
+                                                           words that contain stop words ("other", "tomorrow");
+                                                           exactly one and exactly two; an empty page; then 200
+                                                           seeded random lines of such words
     luhn_valid         curation.pii.luhn_valid             card numbers of 16 digits (where doubling from the left
                                                            happens to work), then 13, 14, 15, 11 and 19 digits (where
                                                            it doesn't), each with one digit changed; a 9 doubled
@@ -21,6 +27,13 @@ Each compares the student's function with the package's own code in
 
 Conventions the checkers rely on (and the notebook states):
 
+- `few_stop_words(text)` returns True to drop the page (as every rule in
+  `curation.filters` does): when fewer than 2 of Gopher's 8 stop words
+  (`filters.STOP_WORDS`) occur in it as words. A word is a run of
+  non-space characters, lower-cased, with the punctuation . , ; : ! ? " '
+  ( ) stripped from both ends. The checker's texts have punctuation only at
+  the ends of words, so `string.punctuation` or a regex for runs of letters
+  gives the same words.
 - `luhn_valid(number)` gets a string of at least two digits, with spaces or
   dashes between groups, and returns a bool.
 - `minhash_signature(shingle_ids, a, b, p)` gets 1-D numpy integer arrays
@@ -54,8 +67,102 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..curation import dedup, mixture, pii
+from ..curation import dedup, filters, mixture, pii
 from ._core import Case, Mismatch, Mistake, _show, known_mistake, run_cases
+
+# ----------------------------------------------------------------------------
+# a heuristic rule: Gopher's stop words
+
+
+def solution_few_stop_words(text):
+    """Gopher's rule: drop (True) a page with fewer than 2 of the 8 stop words; keep (False) the rest.
+
+    >>> solution_few_stop_words("Home | Products | Contact us | Login")
+    True
+    >>> solution_few_stop_words("The rest is silence, and the readiness is all.")
+    False
+    """
+    words = {word.lower().strip(".,;:!?\"'()") for word in text.split()}  # split() splits at any whitespace
+    return len(words & set(filters.STOP_WORDS)) < 2
+
+
+_STOP = set(filters.STOP_WORDS)
+_PUNCTUATION = ".,;:!?\"'()"
+
+FEW_STOP_WORDS_MISTAKES = [
+    Mistake(lambda text: sum(w.lower().strip(_PUNCTUATION) in _STOP for w in text.split()) < 2,
+            "count different stop words, not occurrences: 'the the the' is one stop word; put the words in a set "
+            "first, then intersect it with the stop words"),
+    Mistake(lambda text: sum(w in text.lower() for w in _STOP) < 2,
+            "look for whole words, not pieces of text: 'the' is in 'other' and 'to' in 'tomorrow'; split the text "
+            "into words first"),
+    Mistake(lambda text: len({w.strip(_PUNCTUATION) for w in text.split()} & _STOP) < 2,
+            "lower-case the words first: 'The' at the start of a sentence is the stop word 'the'"),
+    Mistake(lambda text: len({w.lower() for w in text.split()} & _STOP) < 2,
+            "strip punctuation from the ends of each word: 'and,' and 'to.' are the stop words 'and' and 'to'"),
+    Mistake(lambda text: len({w.lower().strip(_PUNCTUATION) for w in text.split(" ")} & _STOP) < 2,
+            "split at any whitespace, text.split() with no argument: text.split(' ') leaves 'menu\\nthe' as one word"),
+    Mistake(lambda text: len({w.lower().strip(_PUNCTUATION) for w in text.split()} & _STOP) <= 2,
+            "a page with exactly 2 different stop words is kept: drop only when there are fewer than 2, `< 2`"),
+    Mistake(lambda text: len({w.lower().strip(_PUNCTUATION) for w in text.split()} & _STOP) < 1,
+            "a page with exactly 1 stop word is dropped: Gopher asks for at least 2, so drop when `< 2`"),
+    Mistake(lambda text: len({w.lower().strip(_PUNCTUATION) for w in text.split()} & _STOP) >= 2,
+            "a rule returns True to DROP the page: return True when there are fewer than 2 stop words"),
+]
+
+
+def check_few_stop_words(fn: Callable) -> None:
+    """fn(text: str) -> bool: True (drop) when fewer than 2 of Gopher's 8 stop words occur in the text as words.
+
+    Compared with `minillm.curation.filters.few_stop_words`, the rule the
+    pipeline runs, on hand-made texts where the usual slips show, then on
+    200 seeded random lines of stop words, words that contain them,
+    capitals and punctuation.
+    """
+    def case(texts: list[str]) -> Callable:
+        def observe(impl):
+            return tuple(impl(text) for text in texts)
+
+        def run(call):
+            got = observe(call)
+            for text, g in zip(texts, got):
+                if not isinstance(g, (bool, np.bool_)):
+                    raise Mismatch(f"few_stop_words({text!r:.60}) should give True or False, got {g!r:.60} (of "
+                                   f"type {type(g).__name__})", "return the comparison itself, `... < 2`, a bool")
+            expected = tuple(filters.few_stop_words(text) for text in texts)
+            if got == expected:
+                return
+            text, e, g = next((t, e, g) for t, e, g in zip(texts, expected, got) if e != g)
+            found = sorted({w.lower().strip(_PUNCTUATION) for w in text.split()} & _STOP)
+            raise Mismatch(f"few_stop_words({text!r}) should be {e} ({'drop' if e else 'keep'}: its stop words are "
+                           f"{found or 'none'}), got {g}",
+                           known_mistake(FEW_STOP_WORDS_MISTAKES, observe, got)
+                           or "split the text into words, lower-case each and strip punctuation from its ends, "
+                              "then count the different ones among filters.STOP_WORDS: drop (True) when fewer than 2")
+        return run
+
+    cases = [Case("a sentence of Shakespeare and a web menu",
+                  case(["The rest is silence, and the readiness is all.", "Home | Products | Contact us | Login"])),
+             Case("one stop word, many times and once",
+                  case(["the cat, the hat, the bat, the mat", "of of of of", "cat and dog"])),
+             Case("words that contain stop words", case(["other theory: together tomorrow, bethel andes withheld",
+                                                         "Mother brother thereof: atoms and"])),
+             Case("stop words capitalised", case(["The cat With a hat", "AND THE WINNER IS"])),
+             Case("stop words in punctuation", case(["Eggs, milk and. Bread (to)", "\"With\" hats; 'be' quiet!"])),
+             Case("stop words after a newline or a tab", case(["Menu\nthe\tof week", "title\nwith\nand"])),
+             Case("exactly one, exactly two", case(["cat and dog", "cat and the dog", "to be", "be"])),
+             Case("an empty page, spaces only", case(["", "   \n  "]))]
+    rng = np.random.default_rng(0)
+    vocabulary = list(filters.STOP_WORDS) + ["The", "AND", "Of", "other", "together", "bethink", "tow", "band",
+                                             "cat", "ruins", "verily", "cookie", "Login", "|"]
+    lines = []
+    for _ in range(200):
+        words = rng.choice(vocabulary, size=rng.integers(1, 7)).tolist()
+        words = [w + rng.choice(["", "", ",", ".", "!", ")"]) for w in words]
+        lines.append(rng.choice([" ", " ", "\n", "\t"]).join(words))
+    cases.append(Case("200 random lines of such words", case(lines)))
+    run_cases("check_few_stop_words", fn, cases)
+
 
 # ----------------------------------------------------------------------------
 # the Luhn check
