@@ -26,7 +26,7 @@ from . import checkpoint, data
 from . import config as _config
 from .bpe import BPETokenizer
 from .device import pick_device
-from .errors import CheckpointError, ConfigError, MinillmError
+from .errors import CheckpointError, ConfigError, DataError, MinillmError
 from .generate import complete
 from .io import exclusive
 from .model import GPT
@@ -156,6 +156,8 @@ def _parser() -> argparse.ArgumentParser:
     da.add_argument("--out-dir", type=Path, default=Path("runs/curated"),
                     help="where the shards, manifest.json and tokenizer.json go")
     da.add_argument("--size-mb", type=positive_float, default=3.0, help="size of the raw crawl")
+    da.add_argument("--folder", type=Path, default=argparse.SUPPRESS,
+                    help="curate the .txt files under this folder (one page each, unlabelled) instead of a crawl")
     da.add_argument("--token-budget", type=positive_int, default=1_200_000,
                     help="characters of text to draw into the shards")
     da.add_argument("--tokenizer", choices=["char", "bpe"], default="char")
@@ -168,18 +170,29 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_data(args) -> None:
-    from .curation.crawl import make_crawl
-    from .curation.pipeline import curate, report, write_training_shards
+    from .curation.crawl import make_crawl, read_folder
+    from .curation.pipeline import curate, report, stage_tokens, write_training_shards
 
     progress = not args.no_progress
-    pages = make_crawl(args.size_mb, seed=args.seed, progress=progress)
+    if hasattr(args, "folder"):
+        pages, _ = read_folder(args.folder)
+        if not pages:
+            raise DataError(f"--folder {args.folder}: no readable .txt files in it (see the count above); "
+                            "give a folder of UTF-8 text files")
+    else:
+        pages = make_crawl(args.size_mb, seed=args.seed, progress=progress)
     kept = pages
     if not args.raw:
         kept, stages = curate(pages, seed=args.seed, progress=progress)
-        print(report(stages, pages, kept))
+        if not kept:
+            print(report(stages, pages, kept))
+            raise DataError(f"curation dropped all {len(pages):,} pages (see the funnel above); nothing to shard. "
+                            "Add --raw to shard them as they are")
     text = "".join(p.text for p in kept)
     tok = (BPETokenizer.train(text, args.vocab_size) if args.tokenizer == "bpe"
            else CharTokenizer.from_text(text))
+    if not args.raw:  # a character tokenizer's tokens are the characters: the funnel in MB says it already
+        print(report(stages, pages, kept, stage_tokens(stages, pages, kept, tok) if args.tokenizer == "bpe" else None))
     manifest = write_training_shards(kept, tok, args.out_dir, args.token_budget, seed=args.seed,
                                      processes=args.processes, progress=progress)
     tok.save(args.out_dir / "tokenizer.json")

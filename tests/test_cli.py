@@ -1,4 +1,5 @@
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -207,3 +208,28 @@ def test_data_command_curates_and_writes_shards(tmp_path, capsys):
     assert main(["data", "--out-dir", str(tmp_path / "raw"), "--raw", "--size-mb", "1", "--token-budget", "1000",
                  "--no-progress"]) == 0
     assert "filters" not in capsys.readouterr().out
+
+
+def test_data_command_curates_a_folder_of_text_files(tmp_path, capsys):
+    pytest.importorskip("faker")
+    from minillm.curation.crawl import make_crawl
+
+    folder = tmp_path / "pages"
+    for p in make_crawl(1.0, seed=4, progress=False):
+        (folder / p.source).mkdir(parents=True, exist_ok=True)
+        (folder / p.source / f"{p.id}.txt").write_text(p.text, encoding="utf-8")
+    (folder / "logo.txt").write_bytes(b"\x89PNG\0\0")
+    (folder / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    assert main(["data", "--folder", str(folder), "--out-dir", str(tmp_path / "out"), "--tokenizer", "bpe",
+                 "--vocab-size", "300", "--token-budget", "5000", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped 1 not UTF-8, 1 binary (a NUL byte)" in out
+    assert re.search(r"^filters .* pages, .* MB, +\d+\.\d\dM -> +\d+\.\d\dM tokens; by rule: ", out, re.M)
+    assert "good pages" not in out and "tokens in 1 shard(s)" in out
+
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "menu.txt").write_text("Home | Products | Login")
+    assert main(["data", "--folder", str(tmp_path / "junk"), "--out-dir", str(tmp_path / "none"), "--no-progress"]) == 1
+    _one_line_error(capsys, "curation dropped all 1 pages")
+    assert main(["data", "--folder", str(tmp_path / "nothing"), "--no-progress"]) == 1
+    _one_line_error(capsys, "is not a folder")

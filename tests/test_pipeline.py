@@ -8,8 +8,11 @@ import pytest
 
 pytest.importorskip("faker")
 
-from minillm.curation.crawl import GOOD_KINDS, make_crawl  # noqa: E402
-from minillm.curation.pipeline import curate, report, write_training_shards  # noqa: E402
+from minillm.bpe import BPETokenizer  # noqa: E402
+from minillm.curation.crawl import GOOD_KINDS, UNLABELLED, Page, make_crawl  # noqa: E402
+from minillm.curation.filters import lorem_ipsum  # noqa: E402
+from minillm.curation.filters import lorem_ipsum  # noqa: E402
+from minillm.curation.pipeline import curate, report, stage_tokens, write_training_shards  # noqa: E402
 from minillm.curation.shards import load_shards  # noqa: E402
 from minillm.errors import ConfigError  # noqa: E402
 from minillm.tokenizer import CharTokenizer  # noqa: E402
@@ -56,6 +59,46 @@ def test_the_funnel_adds_up(run):
         assert s.pages_in - s.pages_out == sum(s.dropped.values())
     assert [s.name for s in stages] == ["filters", "language", "dedup", "classifier", "pii"]
     assert "good pages" in report(stages, pages, kept)
+
+
+def test_the_filters_step_counts_its_drops_per_rule(run):
+    pages, _, stages = run
+    counts = dict((rule, int(n)) for rule, n in re.findall(r"(\w+) (\d+)", stages[0].note.removeprefix("by rule: ")))
+    assert sum(counts.values()) == stages[0].pages_in - stages[0].pages_out
+    assert counts["lorem_ipsum"] == sum(lorem_ipsum(p.text) for p in pages) > 0  # the rule run first
+
+
+def test_the_funnel_in_tokens_of_a_character_tokenizer_is_the_funnel_in_characters(run):
+    pages, kept, stages = run
+    tok = CharTokenizer("".join(sorted({c for p in list(pages) + list(kept) for c in p.text})))
+    tokens = stage_tokens(stages, pages, kept, tok)
+    assert tokens == [stages[0].chars_in] + [s.chars_out for s in stages]
+    lines = report(stages, pages, kept, tokens).splitlines()
+    assert lines[0].startswith(f"filters      {len(pages):>6,} -> {stages[0].pages_out:>6,} pages, "
+                               f"{tokens[0] / 1e6:>5.2f} -> {tokens[1] / 1e6:>5.2f} MB, {tokens[0] / 1e6:>5.2f}M -> "
+                               f"{tokens[1] / 1e6:>5.2f}M tokens; dropped: ")
+
+
+def test_bpe_tokens_shrink_step_by_step_and_other_runs_stages_are_refused(run):
+    pages, kept, stages = run
+    tok = BPETokenizer.train("".join(p.text for p in kept[:40]), 300)
+    tokens = stage_tokens(stages, pages, kept, tok)
+    assert tokens[0] == sum(len(tok.encode(p.text)) for p in pages) and tokens[-1] == sum(len(tok.encode(p.text))
+                                                                                          for p in kept)
+    assert tokens[:-1] == sorted(tokens[:-1], reverse=True) and tokens[-1] <= tokens[-2]  # placeholders are short
+    with pytest.raises(ConfigError, match="one `curate` run"):
+        stage_tokens(stages, pages, kept[1:], tok)
+
+
+def test_unlabelled_pages_are_curated_without_claims_about_their_kinds():
+    pages = [Page(i, p.text, "folder", UNLABELLED) for i, p in enumerate(make_crawl(1.0, seed=3, progress=False))]
+    kept, stages = curate(pages, progress=False)
+    text = report(stages, pages, kept)
+    assert 0 < len(kept) < len(pages) and "by rule: " in text
+    assert "dropped:" not in text and "good pages" not in text
+    assert curate([Page(0, "Home | Login", "folder", UNLABELLED)], progress=False)[0] == []
+    one_good_page = curate([Page(0, kept[0].text, "folder", UNLABELLED)], progress=False)[1]  # no other half to
+    assert [s.pages_out for s in one_good_page][:3] == [1, 1, 1]                               # cross-fit with
 
 
 def test_training_shards_hold_about_the_budget(run, tmp_path):

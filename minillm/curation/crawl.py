@@ -52,6 +52,7 @@ from ..io import atomic_write
 
 GOOD_KINDS = ("prose", "docs")
 JUNK_KINDS = ("boilerplate", "seo_spam", "lorem_ipsum", "number_table", "mojibake", "foreign", "personal")
+UNLABELLED = "unknown"  # the kind of a page read from a folder (`read_folder`): there is nothing to score it against
 PII_KINDS = ("EMAIL", "PHONE", "IPV4", "IPV6", "CARD", "NAME")
 
 # Share of the crawl's pages by kind, before duplicates are added. Prose and docs are about half.
@@ -433,7 +434,7 @@ def make_crawl(size_mb: float = 3.0, seed: int = 0, progress: bool = True) -> li
 # a folder of your own text files
 
 def read_folder(folder: str | Path, pattern: str = "**/*.txt") -> tuple[list[Page], Counter]:
-    """Every text file under `folder` as an unlabelled page (kind "unknown"); -> (pages, skipped).
+    """Every text file under `folder` as an unlabelled page (kind UNLABELLED); -> (pages, skipped).
 
     Files that are not UTF-8 text (binary files, other encodings) and empty ones are skipped and
     counted by reason, with one printed line, rather than stopping the run halfway.
@@ -458,7 +459,8 @@ def read_folder(folder: str | Path, pattern: str = "**/*.txt") -> tuple[list[Pag
         if not text.strip():
             skipped["empty"] += 1
             continue
-        pages.append(Page(len(pages), text, source=folder.name, kind="unknown", title=str(path.relative_to(folder))))
+        pages.append(Page(len(pages), text, source=folder.name, kind=UNLABELLED,
+                          title=str(path.relative_to(folder))))
     if skipped:
         print(f"read {len(pages)} files from {folder}; skipped " + ", ".join(f"{n} {why}" for why, n in skipped.items()))
     return pages, skipped

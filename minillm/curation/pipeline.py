@@ -29,10 +29,11 @@ from typing import Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..errors import ConfigError
 from ..tokenizer import Tokenizer
 from ..train import History
 from .classifier import QualityClassifier, pareto_keep
-from .crawl import GOOD_KINDS, Page, reference_pages
+from .crawl import GOOD_KINDS, UNLABELLED, Page, reference_pages
 from .dedup import cluster_labels, exact_duplicates, near_duplicates
 from .dedup import shingles as dedup_shingles
 from .filters import first_failed_rule
@@ -55,11 +56,18 @@ class Stage:
     chars_out: int
     dropped: Counter = field(default_factory=Counter)  # true kind (or duplicate kind) -> pages dropped
     note: str = ""
+    kept_ids: frozenset = field(default_factory=frozenset, repr=False)  # ids of the pages it kept
 
-    def line(self) -> str:
-        dropped = ", ".join(f"{k} {n}" for k, n in self.dropped.most_common()) or "none"
-        return (f"{self.name:<12} {self.pages_in:>6,} -> {self.pages_out:>6,} pages, {self.chars_in / 1e6:>6.2f} -> "
-                f"{self.chars_out / 1e6:>6.2f} MB; dropped: {dropped}{'; ' + self.note if self.note else ''}")
+    def line(self, tokens: tuple[int, int] | None = None) -> str:
+        """One line of the funnel; `tokens` (in, out) adds the step's tokens (see `stage_tokens`)."""
+        size = f"{self.chars_in / 1e6:>5.2f} -> {self.chars_out / 1e6:>5.2f} MB"
+        if tokens:
+            size += f", {tokens[0] / 1e6:>5.2f}M -> {tokens[1] / 1e6:>5.2f}M tokens"
+        dropped = ""
+        if self.dropped and set(self.dropped) != {UNLABELLED}:  # pages from a folder have no true kinds to show
+            dropped = "; dropped: " + ", ".join(f"{k} {n}" for k, n in self.dropped.most_common())
+        return (f"{self.name:<12} {self.pages_in:>6,} -> {self.pages_out:>6,} pages, {size}{dropped}"
+                f"{'; ' + self.note if self.note else ''}")
 
 
 def _chars(pages: Sequence[Page]) -> int:
@@ -67,9 +75,9 @@ def _chars(pages: Sequence[Page]) -> int:
 
 
 def _stage(name: str, before: Sequence[Page], after: Sequence[Page], key=lambda p: p.kind, note: str = "") -> Stage:
-    kept = {p.id for p in after}
+    kept = frozenset(p.id for p in after)
     return Stage(name, len(before), len(after), _chars(before), _chars(after),
-                 Counter(key(p) for p in before if p.id not in kept), note)
+                 Counter(UNLABELLED if p.kind == UNLABELLED else key(p) for p in before if p.id not in kept), note, kept)
 
 
 def quality_scores(pages: Sequence[Page], seed: int = 0, progress: bool = True) -> np.ndarray:
@@ -84,6 +92,10 @@ def quality_scores(pages: Sequence[Page], seed: int = 0, progress: bool = True) 
     scores = np.zeros(len(pages))
     halves = [np.array([p.id % 2 == k for p in pages]) for k in (0, 1)]
     for train_half, score_half in (halves, halves[::-1]):
+        if not score_half.any():
+            continue
+        if not train_half.any():  # every page has the same parity (a handful of pages): score without cross-fitting
+            train_half = score_half
         model = QualityClassifier()
         model.fit(reference, [p.text for p, t in zip(pages, train_half) if t], learning_rate=0.01, epochs=3,
                   seed=seed, progress=progress)
@@ -124,8 +136,11 @@ def curate(pages: Sequence[Page], seed: int = 0, progress: bool = True) -> tuple
     stages: list[Stage] = []
     steps = tqdm(total=5, desc="curating", unit="step", disable=not progress)
 
-    kept = [p for p in pages if first_failed_rule(p.text) is None]
-    stages.append(_stage("filters", pages, kept))
+    failed = {p.id: first_failed_rule(p.text) for p in pages}
+    kept = [p for p in pages if failed[p.id] is None]
+    by_rule = Counter(rule for rule in failed.values() if rule is not None)
+    stages.append(_stage("filters", pages, kept, note="by rule: " + (", ".join(f"{r} {n}" for r, n in
+                                                                            by_rule.most_common()) or "none")))
     steps.update()
 
     langid = NaiveBayesLangID().fit(training_texts(seed=seed + 1))
@@ -149,20 +164,37 @@ def curate(pages: Sequence[Page], seed: int = 0, progress: bool = True) -> tuple
     redacted = [replace(p, text=redact(p.text)[0]) for p in kept]
     changed = sum(r.text != p.text for r, p in zip(redacted, kept))
     stages.append(Stage("pii", len(kept), len(kept), _chars(kept), _chars(redacted),
-                        note=f"{changed} pages redacted, none dropped"))
+                        note=f"{changed} pages redacted, none dropped", kept_ids=frozenset(p.id for p in kept)))
     steps.update()
     steps.close()
     return redacted, stages
 
 
-def report(stages: Sequence[Stage], pages: Sequence[Page], kept: Sequence[Page]) -> str:
-    """The funnel, one line per step, then what share of the good and the junk pages survived."""
-    good = sum(p.kind in GOOD_KINDS for p in pages)
-    junk = len(pages) - good
-    kept_good = sum(p.kind in GOOD_KINDS for p in kept)
-    lines = [s.line() for s in stages]
-    lines.append(f"kept {kept_good:,} of {good:,} good pages ({kept_good / max(1, good):.1%}) and "
-                 f"{len(kept) - kept_good:,} of {junk:,} junk pages ({(len(kept) - kept_good) / max(1, junk):.1%})")
+def stage_tokens(stages: Sequence[Stage], pages: Sequence[Page], kept: Sequence[Page], tok: Tokenizer) -> list[int]:
+    """Tokens of `tok` in the crawl and after each step of `curate`: the funnel counted in tokens.
+
+    Each page is encoded once, so `tok` must encode every page of the crawl: a byte-level BPE does, a
+    character tokenizer made from the kept pages need not. Every step but the last keeps its pages'
+    text as it is; the last one (PII) rewrites it, so it is counted on `kept`, the redacted pages
+    `curate` returned.
+    """
+    if stages[-1].name != "pii" or stages[-1].kept_ids != {p.id for p in kept}:
+        raise ConfigError("stage_tokens needs the stages and the kept pages of one `curate` run")
+    n = {p.id: len(tok.encode(p.text)) for p in pages}
+    return ([sum(n.values())] + [sum(n[i] for i in s.kept_ids) for s in stages[:-1]]
+            + [sum(len(tok.encode(p.text)) for p in kept)])
+
+
+def report(stages: Sequence[Stage], pages: Sequence[Page], kept: Sequence[Page], tokens: Sequence[int] | None = None) -> str:
+    """The funnel, one line per step (in `tokens`, from `stage_tokens`, when given), then, for a labelled
+    crawl, what share of the good and the junk pages survived."""
+    lines = [s.line((tokens[i], tokens[i + 1]) if tokens else None) for i, s in enumerate(stages)]
+    if any(p.kind != UNLABELLED for p in pages):
+        good = sum(p.kind in GOOD_KINDS for p in pages)
+        junk = len(pages) - good
+        kept_good = sum(p.kind in GOOD_KINDS for p in kept)
+        lines.append(f"kept {kept_good:,} of {good:,} good pages ({kept_good / max(1, good):.1%}) and "
+                     f"{len(kept) - kept_good:,} of {junk:,} junk pages ({(len(kept) - kept_good) / max(1, junk):.1%})")
     return "\n".join(lines)
 
 

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, Sequence
 
 import matplotlib.pyplot as plt
@@ -17,18 +18,21 @@ from .style import SMALL, axes, styled
 
 
 @styled
-def plot_funnel(stages: Sequence, ax=None):
-    """Pages and megabytes left after each step of `minillm.curation.pipeline.curate`."""
+def plot_funnel(stages: Sequence, tokens: Sequence[int] | None = None, ax=None):
+    """Pages left after each step of `minillm.curation.pipeline.curate`, labelled with the megabytes left
+    and, when given, the tokens left (`pipeline.stage_tokens`: the crawl's, then each step's)."""
     fig, ax = axes(ax, figsize=(8, 4.2))
     names = ["crawl"] + [s.name for s in stages]
     pages = [stages[0].pages_in] + [s.pages_out for s in stages]
-    mb = [stages[0].chars_in / 1e6] + [s.chars_out / 1e6 for s in stages]
+    sizes = [f"{n / 1e6:.2f} MB" for n in [stages[0].chars_in] + [s.chars_out for s in stages]]
+    if tokens is not None:
+        sizes = [f"{size}, {n / 1e6:.2f}M tokens" for size, n in zip(sizes, tokens)]
     y = np.arange(len(names))[::-1]
     ax.barh(y, pages, color="#9fc5e8")
-    for yi, n, m in zip(y, pages, mb):
-        ax.text(n, yi, f"  {n:,} pages, {m:.2f} MB", va="center", fontsize=SMALL)
+    for yi, n, size in zip(y, pages, sizes):
+        ax.text(n, yi, f"  {n:,} pages, {size}", va="center", fontsize=SMALL)
     ax.set_yticks(y, names)
-    ax.set_xlim(0, max(pages) * 1.6)
+    ax.set_xlim(0, max(pages) * (1.8 if tokens is not None else 1.6))
     ax.set_xlabel("pages left")
     ax.set_title("The curation funnel")
     return fig
@@ -107,11 +111,14 @@ def plot_payoff(raw_loss: Sequence[float], curated_loss: Sequence[float], ax=Non
 # the deck's figures
 
 def deck_funnel(src: Sources) -> Figure:
+    from ..bpe import BPETokenizer
     from ..curation.crawl import make_crawl
-    from ..curation.pipeline import curate
+    from ..curation.pipeline import curate, stage_tokens
 
-    _, stages = curate(make_crawl(3.0, seed=0, progress=False), progress=False)
-    return plot_funnel(stages)
+    pages = make_crawl(3.0, seed=0, progress=False)  # notebook 05's section 8: its crawl, its BPE of 1,024 tokens
+    kept, stages = curate(pages, progress=False)
+    bpe = BPETokenizer.train("".join(p.text for p in kept), 1024)
+    return plot_funnel(stages, stage_tokens(stages, pages, kept, bpe))
 
 
 def deck_payoff(src: Sources) -> Figure:
@@ -119,8 +126,38 @@ def deck_payoff(src: Sources) -> Figure:
     return plot_payoff(values["raw_loss"], values["curated_loss"])
 
 
+@functools.lru_cache(maxsize=1)
+def _scored_crawl() -> tuple[np.ndarray, tuple[str, ...]]:
+    """Notebook 05's crawl (3 MB, seed 0) with its cross-fitted quality scores and each page's group (its
+    kind if good, else "junk"), as in the notebook's section 5; computed once for the two figures below."""
+    from ..curation.crawl import GOOD_KINDS, make_crawl
+    from ..curation.pipeline import quality_scores
+
+    pages = make_crawl(3.0, seed=0, progress=False)
+    scores = quality_scores(pages, seed=0, progress=False)
+    return scores, tuple(p.kind if p.kind in GOOD_KINDS else "junk" for p in pages)
+
+
+def deck_quality_scores(src: Sources) -> Figure:
+    scores, groups = _scored_crawl()
+    return plot_quality_scores(scores, groups)
+
+
+def deck_precision_recall(src: Sources) -> Figure:
+    from ..curation.classifier import pareto_keep, precision_recall
+
+    scores, groups = _scored_crawl()
+    good = np.array([g != "junk" for g in groups])
+    keep, hard = pareto_keep(scores, seed=0), scores >= 0.5  # the notebook's two rules, its seed
+    points = {"Pareto(9)": (good[keep].mean(), keep[good].mean()),
+              "score >= 0.5": (good[hard].mean(), hard[good].mean())}
+    return plot_precision_recall(precision_recall(scores, good), points)
+
+
 DECK_FIGURES: dict[str, Callable[[Sources], Figure]] = {
     "funnel": deck_funnel,
     "s_curve": lambda src: plot_s_curve(),
+    "quality_scores": deck_quality_scores,
+    "precision_recall": deck_precision_recall,
     "payoff": deck_payoff,
 }
