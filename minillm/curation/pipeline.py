@@ -77,7 +77,8 @@ def _chars(pages: Sequence[Page]) -> int:
 def _stage(name: str, before: Sequence[Page], after: Sequence[Page], key=lambda p: p.kind, note: str = "") -> Stage:
     kept = frozenset(p.id for p in after)
     return Stage(name, len(before), len(after), _chars(before), _chars(after),
-                 Counter(UNLABELLED if p.kind == UNLABELLED else key(p) for p in before if p.id not in kept), note, kept)
+                 Counter(UNLABELLED if p.kind == UNLABELLED else key(p) for p in before if p.id not in kept),
+                 note, kept)
 
 
 def quality_scores(pages: Sequence[Page], seed: int = 0, progress: bool = True) -> np.ndarray:
@@ -185,7 +186,8 @@ def stage_tokens(stages: Sequence[Stage], pages: Sequence[Page], kept: Sequence[
             + [sum(len(tok.encode(p.text)) for p in kept)])
 
 
-def report(stages: Sequence[Stage], pages: Sequence[Page], kept: Sequence[Page], tokens: Sequence[int] | None = None) -> str:
+def report(stages: Sequence[Stage], pages: Sequence[Page], kept: Sequence[Page],
+           tokens: Sequence[int] | None = None) -> str:
     """The funnel, one line per step (in `tokens`, from `stage_tokens`, when given), then, for a labelled
     crawl, what share of the good and the junk pages survived."""
     lines = [s.line((tokens[i], tokens[i + 1]) if tokens else None) for i, s in enumerate(stages)]
