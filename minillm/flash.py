@@ -33,7 +33,21 @@ import math
 
 import torch
 
-from .attention import expand_kv
+from .attention import allowed, expand_kv
+
+
+def reference_lse(q: torch.Tensor, k: torch.Tensor, causal: bool = True) -> torch.Tensor:
+    """The log-sum-exp of each row of the scaled (and masked) scores, (B, nh, Tq), the plain way: what
+    `tiled_attention` and the Triton forward save for their backward passes, to test them against.
+
+    >>> q, k = torch.zeros(1, 1, 2, 4), torch.zeros(1, 1, 2, 4)   # every score 0: lse = log(keys seen)
+    >>> [round(x, 4) for x in reference_lse(q, k).squeeze().tolist()]   # 0 = log 1, 0.6931 = log 2
+    [0.0, 0.6931]
+    """
+    k, _ = expand_kv(q, k, k)
+    s = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+    keep = allowed(q, k, None, causal)
+    return torch.logsumexp(s if keep is None else s.masked_fill(~keep, float("-inf")), dim=-1)
 
 
 def _block_mask(i0: int, i1: int, j0: int, j1: int, Tq: int, Tk: int, causal: bool,

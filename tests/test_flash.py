@@ -1,22 +1,11 @@
 """FlashAttention's algorithm in plain PyTorch (minillm.flash) against the reference attention."""
 
-import math
 
 import pytest
 import torch
 
-from minillm.attention import allowed, expand_kv, reference_attention
-from minillm.flash import tiled_attention, tiled_attention_backward
-
-
-def reference_lse(q, k, causal):
-    """log-sum-exp of each row of the masked, scaled scores, (B, nh, Tq)."""
-    k, _ = expand_kv(q, k, k)
-    s = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
-    keep = allowed(q, k, None, causal)
-    if keep is not None:
-        s = s.masked_fill(~keep, float("-inf"))
-    return torch.logsumexp(s, dim=-1)
+from minillm.attention import reference_attention
+from minillm.flash import reference_lse, tiled_attention, tiled_attention_backward
 
 
 CASES = [  # B, nh, n_kv, Tq, Tk, hs, causal

@@ -6,7 +6,6 @@ gpu-marked tests add long sequences and bfloat16. The interpreter is wrong for b
 none), so bfloat16 is tested on GPUs only.
 """
 
-import math
 import os
 import subprocess
 import sys
@@ -17,7 +16,8 @@ import torch
 pytest.importorskip("triton")
 
 from minillm import kernels  # noqa: E402
-from minillm.attention import ATTENTION, allowed, expand_kv, reference_attention, sdpa_attention  # noqa: E402
+from minillm.attention import ATTENTION, reference_attention, sdpa_attention  # noqa: E402
+from minillm.flash import reference_lse  # noqa: E402
 from minillm.kernels.flash_attention import flash_attention, flash_backward, flash_forward  # noqa: E402
 from minillm.kernels.softmax import softmax  # noqa: E402
 from minillm.model import GPT, GPTConfig  # noqa: E402
@@ -27,13 +27,6 @@ if DEVICE == "cpu" and not kernels.interpreting():
     pytest.skip("no GPU and TRITON_INTERPRET is not set (run through pytest, whose conftest sets it)",
                 allow_module_level=True)
 gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-
-
-def reference_lse(q, k, causal):
-    k, _ = expand_kv(q, k, k)
-    s = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
-    keep = allowed(q, k, None, causal)
-    return torch.logsumexp(s if keep is None else s.masked_fill(~keep, float("-inf")), dim=-1)
 
 
 def inputs(B, nh, n_kv, Tq, Tk, D, seed=0):
