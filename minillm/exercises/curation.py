@@ -89,6 +89,12 @@ def solution_few_stop_words(text):
 _STOP = set(filters.STOP_WORDS)
 _PUNCTUATION = ".,;:!?\"'()"
 
+
+def _stop_words_in(text: str) -> set[str]:
+    """The different stop words of `text`, found the right way (for the mistakes and the messages)."""
+    return {w.lower().strip(_PUNCTUATION) for w in text.split()} & _STOP
+
+
 FEW_STOP_WORDS_MISTAKES = [
     Mistake(lambda text: sum(w.lower().strip(_PUNCTUATION) in _STOP for w in text.split()) < 2,
             "count different stop words, not occurrences: 'the the the' is one stop word; put the words in a set "
@@ -102,11 +108,11 @@ FEW_STOP_WORDS_MISTAKES = [
             "strip punctuation from the ends of each word: 'and,' and 'to.' are the stop words 'and' and 'to'"),
     Mistake(lambda text: len({w.lower().strip(_PUNCTUATION) for w in text.split(" ")} & _STOP) < 2,
             "split at any whitespace, text.split() with no argument: text.split(' ') leaves 'menu\\nthe' as one word"),
-    Mistake(lambda text: len({w.lower().strip(_PUNCTUATION) for w in text.split()} & _STOP) <= 2,
+    Mistake(lambda text: len(_stop_words_in(text)) <= 2,
             "a page with exactly 2 different stop words is kept: drop only when there are fewer than 2, `< 2`"),
-    Mistake(lambda text: len({w.lower().strip(_PUNCTUATION) for w in text.split()} & _STOP) < 1,
+    Mistake(lambda text: len(_stop_words_in(text)) < 1,
             "a page with exactly 1 stop word is dropped: Gopher asks for at least 2, so drop when `< 2`"),
-    Mistake(lambda text: len({w.lower().strip(_PUNCTUATION) for w in text.split()} & _STOP) >= 2,
+    Mistake(lambda text: len(_stop_words_in(text)) >= 2,
             "a rule returns True to DROP the page: return True when there are fewer than 2 stop words"),
 ]
 
@@ -133,7 +139,7 @@ def check_few_stop_words(fn: Callable) -> None:
             if got == expected:
                 return
             text, e, g = next((t, e, g) for t, e, g in zip(texts, expected, got) if e != g)
-            found = sorted({w.lower().strip(_PUNCTUATION) for w in text.split()} & _STOP)
+            found = sorted(_stop_words_in(text))
             raise Mismatch(f"few_stop_words({text!r}) should be {e} ({'drop' if e else 'keep'}: its stop words are "
                            f"{found or 'none'}), got {g}",
                            known_mistake(FEW_STOP_WORDS_MISTAKES, observe, got)

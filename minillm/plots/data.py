@@ -110,12 +110,19 @@ def plot_payoff(raw_loss: Sequence[float], curated_loss: Sequence[float], ax=Non
 # ----------------------------------------------------------------------------
 # the deck's figures
 
+@functools.lru_cache(maxsize=1)
+def _notebook_crawl() -> tuple:
+    """Notebook 05's crawl (3 MB, seed 0), made once for all the deck's figures."""
+    from ..curation.crawl import make_crawl
+
+    return tuple(make_crawl(3.0, seed=0, progress=False))
+
+
 def deck_funnel(src: Sources) -> Figure:
     from ..bpe import BPETokenizer
-    from ..curation.crawl import make_crawl
     from ..curation.pipeline import curate, stage_tokens
 
-    pages = make_crawl(3.0, seed=0, progress=False)  # notebook 05's section 8: its crawl, its BPE of 1,024 tokens
+    pages = _notebook_crawl()  # notebook 05's section 8: its crawl, its BPE of 1,024 tokens
     kept, stages = curate(pages, progress=False)
     bpe = BPETokenizer.train("".join(p.text for p in kept), 1024)
     return plot_funnel(stages, stage_tokens(stages, pages, kept, bpe))
@@ -128,12 +135,12 @@ def deck_payoff(src: Sources) -> Figure:
 
 @functools.lru_cache(maxsize=1)
 def _scored_crawl() -> tuple[np.ndarray, tuple[str, ...]]:
-    """Notebook 05's crawl (3 MB, seed 0) with its cross-fitted quality scores and each page's group (its
-    kind if good, else "junk"), as in the notebook's section 5; computed once for the two figures below."""
-    from ..curation.crawl import GOOD_KINDS, make_crawl
+    """Notebook 05's crawl with its cross-fitted quality scores and each page's group (its kind if good,
+    else "junk"), as in the notebook's section 5; computed once for the two figures below."""
+    from ..curation.crawl import GOOD_KINDS
     from ..curation.pipeline import quality_scores
 
-    pages = make_crawl(3.0, seed=0, progress=False)
+    pages = _notebook_crawl()
     scores = quality_scores(pages, seed=0, progress=False)
     return scores, tuple(p.kind if p.kind in GOOD_KINDS else "junk" for p in pages)
 
