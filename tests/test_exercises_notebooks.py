@@ -125,7 +125,7 @@ EXPECTED_EXERCISES = {
                               "check_decode", "check_split_special"],
     "03_transformer.ipynb": ["check_stable_softmax", "check_masked_attention", "check_rms_norm", "check_apply_rope",
                              "check_count_params"],
-    "04_flash_attention.ipynb": ["check_online_softmax", "check_flash_tile_update"],
+    "04_attention_kernels.ipynb": ["check_online_softmax", "check_flash_tile_update"],
     "05_data.ipynb": ["check_few_stop_words", "check_minhash_signature", "check_band_keys", "check_luhn_valid",
                       "check_epochs_elapsed"],
 }

@@ -6,7 +6,7 @@
     language_modeling.py  M0-M1: lifecycle, shift by one, bigrams, training curves, sampling
     tokenization.py       M2: UTF-8 bytes, BPE merges, token boundaries, compression
     transformer.py        M3: design choices compared (the ablation's validation curves), attention maps
-    flash_attention.py    M4: memory kept for backward (T^2 vs T), FlashAttention's tiles, the GPU benchmark
+    attention_kernels.py  M4: memory kept for backward (T^2 vs T), FlashAttention's tiles, the GPU benchmark
     data.py               M5: the curation funnel, LSH's S-curve, quality scores, raw vs curated training
 
 Notebooks call the plot functions to show results; scripts/build_slides.py
@@ -35,7 +35,7 @@ from __future__ import annotations
 import importlib
 import inspect
 
-COURSE_MODULES = ("language_modeling", "tokenization", "transformer", "flash_attention", "data")  # in course order; see decks.py for the decks
+COURSE_MODULES = ("language_modeling", "tokenization", "transformer", "attention_kernels", "data")  # in course order; see decks.py for the decks
 
 
 def _public(module) -> dict:

@@ -1,6 +1,6 @@
 """Figures of module M4, attention on the GPU: what plain attention keeps in memory, and how FlashAttention tiles it.
 
-`DECK_FIGURES` at the end lists what slides/04_flash_attention.md shows.
+`DECK_FIGURES` at the end lists what slides/04_attention_kernels.md shows.
 """
 
 from __future__ import annotations
