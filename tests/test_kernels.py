@@ -97,6 +97,42 @@ def test_flash_kernels_equal_the_reference(B, nh, n_kv, Tq, Tk, D, causal, dtype
         torch.testing.assert_close(got.cpu().double(), want, atol=5 * tol, rtol=0, msg=lambda m: f"{name}: {m}")
 
 
+@pytest.mark.parametrize("block_m, block_n", [(32, 16), (16, 32), (64, 16)])
+@pytest.mark.parametrize("Tq, Tk, causal", [(45, 45, True), (21, 70, True), (50, 37, False)])
+def test_flash_kernels_with_unequal_blocks(block_m, block_n, Tq, Tk, causal):
+    """GPUs run blocks of 128 x 64 queries x keys and more: a diagonal tile then spans several key tiles,
+    and each kernel's split into whole tiles (no mask) and masked ones must still cover every key once."""
+    from minillm.kernels.configs import KernelConfig
+
+    config = KernelConfig(block_m, block_n, num_warps=4, num_stages=1)
+    q, k, v, dout = inputs(1, 2, 1, Tq, Tk, 16, seed=1)
+    ref_out, ref_lse, *ref_grads = reference(q, k, v, dout, causal)
+    q_, k_, v_, dout_ = (t.to(DEVICE, torch.float32) for t in (q, k, v, dout))
+    out, lse = flash_forward(q_, k_, v_, causal, config=config)
+    tol = TOLERANCE[torch.float32]
+    torch.testing.assert_close(out.cpu().double(), ref_out, atol=tol, rtol=0)
+    torch.testing.assert_close(lse.cpu().double(), ref_lse, atol=tol, rtol=0)
+    grads = flash_backward(q_, k_, v_, out, lse, dout_, causal, config=config)
+    for got, want, name in zip(grads, ref_grads, ("dq", "dk", "dv")):
+        torch.testing.assert_close(got.cpu().double(), want, atol=5 * tol, rtol=0, msg=lambda m: f"{name}: {m}")
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # the interpreter's warning of an overflow is a failure
+@pytest.mark.parametrize("causal", [False, True])
+def test_flash_backward_with_scores_far_below_zero(causal):
+    """Every score below -12: the padding keys past Tk (zeros) would get p = exp(0 - lse), over e^12, which
+    is inf in float16, and inf * 0 = nan. The kernels must mask them, not rely on k = 0."""
+    q, k, v, dout = inputs(1, 2, 2, 24, 37, 16, seed=2)
+    q, k = 6 * q.abs(), -6 * k.abs()
+    ref_out, _, *ref_grads = reference(q, k, v, dout, causal)
+    q_, k_, v_, dout_ = (t.to(DEVICE, torch.float16) for t in (q, k, v, dout))
+    out, lse = flash_forward(q_, k_, v_, causal)
+    assert lse.max() < -12, "the scores were meant to be far below zero"
+    torch.testing.assert_close(out.cpu().double(), ref_out, atol=2e-2, rtol=0)
+    for got, want, name in zip(flash_backward(q_, k_, v_, out, lse, dout_, causal), ref_grads, ("dq", "dk", "dv")):
+        torch.testing.assert_close(got.cpu().double(), want, atol=1e-1, rtol=0, msg=lambda m: f"{name}: {m}")
+
+
 def test_flash_attention_autograd_and_strided_inputs():
     """Through autograd, with q, k, v as the model makes them: views of one packed projection."""
     B, T, nh, D = 2, 20, 2, 16
