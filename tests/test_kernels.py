@@ -281,6 +281,21 @@ def test_flash_memory_grows_linearly_on_gpu():
     assert peaks[1] <= 4.5 * peaks[0]  # 4x the length: about 4x the memory (a T^2 method would be 16x)
 
 
+@gpu
+@pytest.mark.gpu
+def test_flash_past_two_to_the_31_elements_on_gpu():
+    """q of 2**31 float16 numbers (4 GiB): the last head's offset overflows int32 unless widened to int64."""
+    B, nh, T, D = 256, 64, 1024, 128
+    if torch.cuda.get_device_properties(0).total_memory < 24 * 2**30:
+        pytest.skip("needs a GPU with 24 GiB")
+    q = torch.randn(B, nh, T, D, device="cuda", dtype=torch.float16) / 4
+    out, _ = flash_forward(q, q, q, causal=True)
+    last = q[-1:, -1:]
+    torch.testing.assert_close(out[-1:, -1:], sdpa_attention(last, last, last, causal=True), atol=2e-2, rtol=0)
+    del q, out
+    torch.cuda.empty_cache()
+
+
 def test_pick_fastest_times_the_candidates_and_keeps_the_faster(capsys):
     import time as _time
 

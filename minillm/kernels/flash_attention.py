@@ -16,7 +16,7 @@ Each kernel's inner loop is a helper (_forward_tiles, _dkdv_tiles, _dq_tiles) ca
 tiles that need no mask, and over those that do (the causal diagonal, a ragged last tile). MASKED is a
 tl.constexpr, so Triton compiles two copies of the loop and most tiles skip the mask arithmetic. The
 tiles above the causal diagonal are never visited (the loop bounds of `minillm.flash.key_blocks`).
-Program ids are widened to int64 before they multiply a stride, so tensors past 2**31 elements work.
+Batch and head offsets are int64 (tensors past 2**31 elements); offsets within one head stay int32.
 
 Conventions (as in `minillm.attention`): q (B, nh, Tq, D), k and v (B, n_kv, Tk, D) with n_kv dividing
 nh; causal masks are aligned bottom-right (query i sits at position Tk - Tq + i). Scores are kept in
@@ -128,25 +128,30 @@ def _delta(O, DO, DELTA, sob, soh, sot, sdb, sdh, sdt, n_head, Tq,
 def _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, sqt, sdt, cols, dims, in_d, lo, hi, Tq, Tk,
                 shift, qk_scale, BLOCK_M: tl.constexpr, CAUSAL: tl.constexpr, MASKED: tl.constexpr):
     """dK, dV's inner loop over the query tiles lo, lo + BLOCK_M, ... < hi (MASKED: the causal diagonal,
-    or every tile of the last, ragged block of keys)."""
+    or every tile of the last, ragged block of keys).
+
+    Works on the transposed tile, keys x queries: P^T and dS^T come out of their dots in the shape the
+    next dot needs, so no computed tile is transposed (only Q^T and dO, which are loaded that way).
+    """
     for start in range(lo, hi, BLOCK_M):
         rows = start + tl.arange(0, BLOCK_M)
-        q_mask = (rows[:, None] < Tq) & in_d[None, :]
-        q = tl.load(q_base + rows[:, None] * sqt + dims[None, :], mask=q_mask, other=0.0)
-        do = tl.load(do_base + rows[:, None] * sdt + dims[None, :], mask=q_mask, other=0.0)
+        qT = tl.load(q_base + rows[None, :] * sqt + dims[:, None],
+                     mask=(rows[None, :] < Tq) & in_d[:, None], other=0.0)          # (BLOCK_D, BLOCK_M): Q^T
+        do = tl.load(do_base + rows[:, None] * sdt + dims[None, :],
+                     mask=(rows[:, None] < Tq) & in_d[None, :], other=0.0)          # (BLOCK_M, BLOCK_D)
         lse = tl.load(lse_base + rows, mask=rows < Tq, other=0.0) * 1.4426950408889634   # base 2, as s
         delta = tl.load(delta_base + rows, mask=rows < Tq, other=0.0)
-        s = tl.dot(q, tl.trans(k)) * qk_scale                               # (BLOCK_M, BLOCK_N)
-        p = tl.exp2(s - lse[:, None])                        # P recomputed: exactly the forward's
+        sT = tl.dot(k, qT) * qk_scale                        # (BLOCK_N, BLOCK_M): S^T
+        pT = tl.exp2(sT - lse[None, :])                      # P^T recomputed: exactly the forward's
         if MASKED:
-            keep = cols[None, :] < Tk
+            keep = cols[:, None] < Tk
             if CAUSAL:
-                keep = keep & (cols[None, :] <= rows[:, None] + shift)
-            p = tl.where(keep, p, 0.0)
-        dv += tl.dot(tl.trans(p.to(do.dtype)), do)           # dV = P^T dO
-        dp = tl.dot(do, tl.trans(v))                         # dP = dO V^T
-        ds = p * (dp - delta[:, None])                       # dS = P * (dP - delta)
-        dk += tl.dot(tl.trans(ds.to(q.dtype)), q)            # dK = dS^T Q (times the scale, at the end)
+                keep = keep & (cols[:, None] <= rows[None, :] + shift)
+            pT = tl.where(keep, pT, 0.0)
+        dv += tl.dot(pT.to(do.dtype), do)                    # dV = P^T dO
+        dpT = tl.dot(v, tl.trans(do))                        # dP^T = V dO^T
+        dsT = pT * (dpT - delta[None, :])                    # dS = P * (dP - delta), transposed
+        dk += tl.dot(dsT.to(qT.dtype), tl.trans(qT))         # dK = dS^T Q (times the scale, at the end)
     return dk, dv
 
 
