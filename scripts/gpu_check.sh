@@ -56,7 +56,8 @@ if ! "$py" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
     cat "$report"
     exit $status
 fi
-step kernels "$py" -m pytest tests/test_kernels.py tests/test_flash.py tests/test_attention.py -q -p no:cacheprovider
+step kernels "$py" -m pytest tests/test_kernels.py tests/test_flash.py tests/test_attention.py \
+    tests/test_exercises_triton_softmax.py -q -p no:cacheprovider  # the exercise checker's kernels, compiled
 step attention "$py" benchmarks/attention.py --lengths 1024 4096 16384 --head-dims 64 --causal only --repeats 5 \
     --json "$out/attention.json"
 step benchmark "$py" benchmarks/train_shakespeare_char.py --preset gpu

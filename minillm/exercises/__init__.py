@@ -53,6 +53,7 @@ Modules today:
     encoding.py           M2: BPE encoding, decoding, special tokens as boundaries
     transformer.py        M3: stable softmax, RMSNorm, RoPE, masked attention, counting parameters
     flash.py              M4: the online softmax, one tile of FlashAttention's forward loop
+    triton_softmax.py     M4: the fused softmax kernel in Triton (checked in its interpreter on a CPU)
     curation.py           M5: a filter rule (stop words), the Luhn check, MinHash, LSH band keys, mixture epochs
 
 Adding a checker: in a module here (a new file for a new course module),
