@@ -192,7 +192,7 @@ SOFTMAX_KERNEL_MISTAKES = [
 
 
 def _error_hint(error: BaseException) -> str | None:
-    message = str(error)
+    message = f"{error} {error.__cause__ or ''}"  # Triton 3.2 keeps the reason in the cause, later ones in both
     if "arange's arguments must be of type tl.constexpr" in message:
         return ("tl.arange takes bounds known when the kernel is compiled: tl.arange(0, BLOCK) with the parameter "
                 "declared BLOCK: tl.constexpr; n_cols is known only at run time, so mask with cols < n_cols")
@@ -264,7 +264,7 @@ def _refuse(kernel) -> None:
     if not HAS_TRITON:
         raise ExerciseFailed(CHECKER, f"{CHECKER} needs Triton to run `{name}`, and it is not installed here",
                              hint="pip install triton (Linux only; Colab has it), or run this notebook on Colab")
-    if not isinstance(kernel, KernelInterface):
+    if not isinstance(kernel, (KernelInterface, InterpretedFunction)):  # the interpreter's is no KernelInterface in 3.2
         raise ExerciseFailed(CHECKER, f"{CHECKER} needs a Triton kernel, and `{name}` is a plain Python function:",
                              hint=f"put @triton.jit on the line above `def {name}` and run that cell again; the "
                                   f"checker launches it as {name}[(rows,)](X, Y, n_cols, stride_x, stride_y, BLOCK)",

@@ -15,6 +15,7 @@ to races, and wrong for bfloat16 (numpy has none).
 from __future__ import annotations
 
 import os
+import re
 import statistics
 import time
 import warnings
@@ -25,7 +26,7 @@ import torch
 # Triton 3.9 warns on every compile unless this is set; "1" keeps its current default (fused multiply-add)
 os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
 try:
-    import triton  # noqa: F401
+    import triton
     HAS_TRITON = True
 except ImportError:
     HAS_TRITON = False
@@ -40,6 +41,28 @@ def interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
 
 
+def _release(version: str) -> tuple[int, int]:
+    """_release("3.2.0+git1a2b") -> (3, 2)"""
+    major, minor = re.findall(r"\d+", version)[:2]
+    return int(major), int(minor)
+
+
+def interpreter_problem() -> str | None:
+    """Why Triton's interpreter can't run the attention kernels here, in one line; None if it can or is off.
+
+    Before 3.7, Triton's interpreter turns a loop bound into an int with int(array of shape (1,)), which
+    numpy 2.4 refuses (checked with scripts/triton_versions.sh); compiled kernels on a GPU are fine.
+    """
+    if not (HAS_TRITON and interpreting()):
+        return None
+    import numpy
+
+    if _release(triton.__version__) < (3, 7) and _release(numpy.__version__) >= (2, 4):
+        return (f"Triton {triton.__version__}'s interpreter can't run the attention kernels' loops with numpy "
+                f"{numpy.__version__}: pip install 'numpy<2.4', or Triton 3.7 or newer")
+    return None
+
+
 def why_not_triton(q: torch.Tensor, mask: torch.Tensor | None = None, dropout_p: float = 0.0) -> str | None:
     """Why the FlashAttention kernels can't run on these inputs, in one line, or None when they can."""
     if not HAS_TRITON:
@@ -47,6 +70,8 @@ def why_not_triton(q: torch.Tensor, mask: torch.Tensor | None = None, dropout_p:
     if q.device.type != "cuda" and not interpreting():
         return (f"the Triton kernels need a CUDA GPU and q is on {q.device.type} (on a CPU they run only under "
                 f"TRITON_INTERPRET=1, for tests)")
+    if q.device.type != "cuda" and interpreter_problem():
+        return interpreter_problem()
     if q.device.type == "cuda":
         major, minor = torch.cuda.get_device_capability(q.device)
         if (major, minor) < (7, 5):
@@ -54,6 +79,10 @@ def why_not_triton(q: torch.Tensor, mask: torch.Tensor | None = None, dropout_p:
         if q.dtype == torch.bfloat16 and major < 8:
             return (f"this GPU (compute capability {major}.{minor}, e.g. a T4) has no bfloat16 arithmetic: "
                     f"use float16 (train with --dtype float16)")
+        from .configs import compile_problem, generation
+
+        if compile_problem(generation((major, minor)), q.dtype):
+            return compile_problem(generation((major, minor)), q.dtype)
     if q.dtype not in (torch.float16, torch.bfloat16, torch.float32):
         return f"the kernels take float16, bfloat16 or float32, not {q.dtype}"
     if mask is not None:

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import torch
 import triton
 
+from . import _release
+
 SHARED_MEMORY_LIMIT = {75: 64 * 1024, 80: 99 * 1024, 90: 227 * 1024}  # bytes per block, smallest GPU of each
 
 
@@ -75,6 +77,22 @@ def generation(capability: tuple[int, int]) -> int:
         raise RuntimeError(f"the Triton attention kernels need compute capability 7.5 or newer (T4, A100, H100), "
                            f"this GPU has {capability[0]}.{capability[1]}; use attention='sdpa'")
     return 90 if cc >= 90 else 80 if cc >= 80 else 75
+
+
+def dot_precision(arch: int) -> str:
+    """How tl.dot multiplies float32 tiles on a generation: "tf32" (tensor cores) from 8.0 on, else "ieee".
+
+    A T4 has no TF32, and Triton 3.2 crashes compiling a TF32 dot for one ("IndexError: map::at"), so
+    its float32 dots are exact; float16 and bfloat16 dots are the same either way.
+    """
+    return "tf32" if arch >= 80 else "ieee"
+
+
+def pick_precision(device: torch.device) -> str:
+    """`dot_precision` for this device; "ieee" for CPU tensors in the interpreter (numpy multiplies exactly)."""
+    if device.type != "cuda":
+        return "ieee"
+    return dot_precision(generation(torch.cuda.get_device_capability(device)))
 
 
 def pick_config(job: str, head_dim: int, dtype: torch.dtype, device: torch.device) -> KernelConfig:
@@ -134,14 +152,28 @@ def _signature(kernel, dtype: torch.dtype) -> dict[str, str]:
     return sig
 
 
+def compile_problem(arch: int, dtype: torch.dtype) -> str | None:
+    """Why this Triton can't compile the kernels in `dtype` for generation `arch`, in one line, or None.
+
+    Found by compiling ahead of time with each release from 3.2 to 3.9 (scripts/triton_versions.sh):
+    Triton 3.3 fails on every float16 dot for compute capability 7.5.
+    """
+    if arch == 75 and dtype == torch.float16 and _release(triton.__version__) == (3, 3):
+        return (f"Triton {triton.__version__} can't compile float16 dots for compute capability 7.5 (a T4): "
+                f"'Unsupported conversion from f16 to f16', triton-lang/triton#6698; use float32 there, or "
+                f"Triton 3.4 or newer (PyTorch 2.8 or newer)")
+    return None
+
+
 def aot_cases() -> list[tuple[int, str, int, torch.dtype]]:
     """(arch, job, head dim, dtype) for each config the dispatcher can choose, at its widest tile row.
 
     bfloat16 tiles take the bytes of float16 ones, so float16 stands for both; D = 64 in float16 is the
     widest "narrow" row, 128 in float16 and 64 in float32 the "medium" ones, 128 in float32 "wide".
+    Leaves out what this Triton can't compile (`compile_problem`): those inputs go to SDPA.
     """
     return [(arch, job, d, dtype) for arch in SHARED_MEMORY_LIMIT for job in ("forward", "backward")
-            for d in (64, 128) for dtype in (torch.float16, torch.float32)]
+            for d in (64, 128) for dtype in (torch.float16, torch.float32) if not compile_problem(arch, dtype)]
 
 
 def kernel_shared_memory(arch: int, job: str, head_dim: int, dtype: torch.dtype, causal: bool = True
@@ -151,7 +183,7 @@ def kernel_shared_memory(arch: int, job: str, head_dim: int, dtype: torch.dtype,
 
     cfg = CONFIGS[arch, job, tile_width(head_dim, dtype)]
     constants = dict(HEAD_DIM=head_dim, BLOCK_D=cfg.block_d(head_dim), BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n,
-                     CAUSAL=causal)
+                     CAUSAL=causal, PRECISION=dot_precision(arch))
     kernels = [_forward] if job == "forward" else [_backward_dkdv, _backward_dq]
     return {k.__name__: shared_memory(k, _signature(k, dtype), constants, arch, cfg.num_warps, cfg.num_stages)
             for k in kernels}

@@ -37,14 +37,16 @@ import triton
 import triton.language as tl
 
 from ..flash import FlashFunction
-from .configs import KernelConfig, pick_config
+from . import interpreter_problem
+from .configs import KernelConfig, pick_config, pick_precision
 
 LOG2E = math.log2(math.e)  # exp(x) = exp2(x * LOG2E)
 
 
 @triton.jit
 def _forward_tiles(q, m, l, acc, k_base, v_base, skt, svt, rows, dims, in_d, lo, hi, Tk, shift, qk_scale,
-                   BLOCK_N: tl.constexpr, CAUSAL: tl.constexpr, MASKED: tl.constexpr):
+                   BLOCK_N: tl.constexpr, CAUSAL: tl.constexpr, PRECISION: tl.constexpr,
+                   MASKED: tl.constexpr):
     """The forward's inner loop over the key tiles lo, lo + BLOCK_N, ... < hi: fold each into (m, l, acc).
 
     MASKED=False for the tiles every query of the block sees whole (no -inf to put in); True for the
@@ -55,7 +57,7 @@ def _forward_tiles(q, m, l, acc, k_base, v_base, skt, svt, rows, dims, in_d, lo,
         cols = start + tl.arange(0, BLOCK_N)
         kT = tl.load(k_base + cols[None, :] * skt + dims[:, None],
                      mask=(cols[None, :] < Tk) & in_d[:, None], other=0.0)     # (BLOCK_D, BLOCK_N): K^T
-        s = tl.dot(q, kT) * qk_scale                                          # one tile of scores
+        s = tl.dot(q, kT, input_precision=PRECISION) * qk_scale              # one tile of scores
         if MASKED:
             keep = cols[None, :] < Tk
             if CAUSAL:
@@ -68,7 +70,7 @@ def _forward_tiles(q, m, l, acc, k_base, v_base, skt, svt, rows, dims, in_d, lo,
         l = l * alpha + tl.sum(p, axis=1)
         v = tl.load(v_base + cols[:, None] * svt + dims[None, :],
                     mask=(cols[:, None] < Tk) & in_d[None, :], other=0.0)     # (BLOCK_N, BLOCK_D)
-        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)                 # fp16/bf16 in, fp32 sums
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=PRECISION)  # fp16/bf16 in, fp32 sums
         m = m_new
     return m, l, acc
 
@@ -78,7 +80,7 @@ def _forward(Q, K, V, O, LSE,
              sqb, sqh, sqt, skb, skh, skt, svb, svh, svt, sob, soh, sot,   # strides; the last dim is contiguous
              n_head, group, Tq, Tk, qk_scale,                            # qk_scale = log2(e) / sqrt(D)
              HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
-             CAUSAL: tl.constexpr):
+             CAUSAL: tl.constexpr, PRECISION: tl.constexpr):
     pid_m, bh = tl.program_id(0), tl.program_id(1).to(tl.int64)  # int64: b * sqb can pass 2**31
     b, h = bh // n_head, bh % n_head
     hk = h // group                                       # the key/value head this query head reads
@@ -100,9 +102,9 @@ def _forward(Q, K, V, O, LSE,
     else:
         whole, hi = Tk // BLOCK_N * BLOCK_N, Tk                # only the last, ragged tile needs a mask
     m, l, acc = _forward_tiles(q, m, l, acc, k_base, v_base, skt, svt, rows, dims, in_d, 0, whole, Tk, shift,
-                               qk_scale, BLOCK_N, CAUSAL, MASKED=False)
+                               qk_scale, BLOCK_N, CAUSAL, PRECISION, MASKED=False)
     m, l, acc = _forward_tiles(q, m, l, acc, k_base, v_base, skt, svt, rows, dims, in_d, whole, hi, Tk, shift,
-                               qk_scale, BLOCK_N, CAUSAL, MASKED=True)
+                               qk_scale, BLOCK_N, CAUSAL, PRECISION, MASKED=True)
     out = acc / l[:, None]
     tl.store(O + b * sob + h * soh + rows[:, None] * sot + dims[None, :], out.to(O.dtype.element_ty),
              mask=(rows[:, None] < Tq) & in_d[None, :])
@@ -126,7 +128,8 @@ def _delta(O, DO, DELTA, sob, soh, sot, sdb, sdh, sdt, n_head, Tq,
 
 @triton.jit
 def _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, sqt, sdt, cols, dims, in_d, lo, hi, Tq, Tk,
-                shift, qk_scale, BLOCK_M: tl.constexpr, CAUSAL: tl.constexpr, MASKED: tl.constexpr):
+                shift, qk_scale, BLOCK_M: tl.constexpr, CAUSAL: tl.constexpr, PRECISION: tl.constexpr,
+                MASKED: tl.constexpr):
     """dK, dV's inner loop over the query tiles lo, lo + BLOCK_M, ... < hi (MASKED: the causal diagonal,
     or every tile of the last, ragged block of keys).
 
@@ -141,17 +144,17 @@ def _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, sqt, sdt, c
                      mask=(rows[:, None] < Tq) & in_d[None, :], other=0.0)          # (BLOCK_M, BLOCK_D)
         lse = tl.load(lse_base + rows, mask=rows < Tq, other=0.0) * 1.4426950408889634   # base 2, as s
         delta = tl.load(delta_base + rows, mask=rows < Tq, other=0.0)
-        sT = tl.dot(k, qT) * qk_scale                        # (BLOCK_N, BLOCK_M): S^T
+        sT = tl.dot(k, qT, input_precision=PRECISION) * qk_scale           # (BLOCK_N, BLOCK_M): S^T
         pT = tl.exp2(sT - lse[None, :])                      # P^T recomputed: exactly the forward's
         if MASKED:
             keep = cols[:, None] < Tk
             if CAUSAL:
                 keep = keep & (cols[:, None] <= rows[None, :] + shift)
             pT = tl.where(keep, pT, 0.0)
-        dv += tl.dot(pT.to(do.dtype), do)                    # dV = P^T dO
-        dpT = tl.dot(v, tl.trans(do))                        # dP^T = V dO^T
+        dv += tl.dot(pT.to(do.dtype), do, input_precision=PRECISION)       # dV = P^T dO
+        dpT = tl.dot(v, tl.trans(do), input_precision=PRECISION)           # dP^T = V dO^T
         dsT = pT * (dpT - delta[None, :])                    # dS = P * (dP - delta), transposed
-        dk += tl.dot(dsT.to(qT.dtype), tl.trans(qT))         # dK = dS^T Q (times the scale, at the end)
+        dk += tl.dot(dsT.to(qT.dtype), tl.trans(qT), input_precision=PRECISION)  # dK = dS^T Q (scaled at the end)
     return dk, dv
 
 
@@ -161,7 +164,7 @@ def _backward_dkdv(Q, K, V, DO, LSE, DELTA, DK, DV,
                    sgb, sgh, sgt,                                    # the strides of DK and DV (one layout)
                    n_head, group, Tq, Tk, qk_scale, sm_scale,
                    HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
-                   CAUSAL: tl.constexpr):
+                   CAUSAL: tl.constexpr, PRECISION: tl.constexpr):
     """dK and dV of one block of keys, summed over every query (and query head) that sees them.
 
     A query row past Tq needs no mask: it loads q = dO = 0 and lse = delta = 0, so it adds exactly 0 to
@@ -196,9 +199,9 @@ def _backward_dkdv(Q, K, V, DO, LSE, DELTA, DK, DV,
         q_base, do_base = Q + b * sqb + h * sqh, DO + b * sdb + h * sdh
         lse_base, delta_base = LSE + (b * n_head + h) * Tq, DELTA + (b * n_head + h) * Tq
         dk, dv = _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, sqt, sdt, cols, dims, in_d,
-                             lo, whole, Tq, Tk, shift, qk_scale, BLOCK_M, CAUSAL, MASKED=True)
+                             lo, whole, Tq, Tk, shift, qk_scale, BLOCK_M, CAUSAL, PRECISION, MASKED=True)
         dk, dv = _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, sqt, sdt, cols, dims, in_d,
-                             whole, Tq, Tq, Tk, shift, qk_scale, BLOCK_M, CAUSAL, MASKED=False)
+                             whole, Tq, Tq, Tk, shift, qk_scale, BLOCK_M, CAUSAL, PRECISION, MASKED=False)
     grad = b * sgb + hk * sgh + cols[:, None] * sgt + dims[None, :]
     tl.store(DK + grad, (dk * sm_scale).to(DK.dtype.element_ty), mask=kv_mask)
     tl.store(DV + grad, dv.to(DV.dtype.element_ty), mask=kv_mask)
@@ -206,7 +209,7 @@ def _backward_dkdv(Q, K, V, DO, LSE, DELTA, DK, DV,
 
 @triton.jit
 def _dq_tiles(dq, q, do, lse, delta, k_base, v_base, skt, svt, rows, dims, in_d, lo, hi, Tk, shift, qk_scale,
-              BLOCK_N: tl.constexpr, CAUSAL: tl.constexpr, MASKED: tl.constexpr):
+              BLOCK_N: tl.constexpr, CAUSAL: tl.constexpr, PRECISION: tl.constexpr, MASKED: tl.constexpr):
     """dQ's inner loop over the key tiles lo, lo + BLOCK_N, ... < hi (MASKED: the diagonal and the ragged end).
 
     Keys past Tk must be masked here: their p = exp2(0 - lse) can overflow, and inf * (k = 0) is nan.
@@ -216,16 +219,16 @@ def _dq_tiles(dq, q, do, lse, delta, k_base, v_base, skt, svt, rows, dims, in_d,
         kv_mask = (cols[:, None] < Tk) & in_d[None, :]
         k = tl.load(k_base + cols[:, None] * skt + dims[None, :], mask=kv_mask, other=0.0)
         v = tl.load(v_base + cols[:, None] * svt + dims[None, :], mask=kv_mask, other=0.0)
-        s = tl.dot(q, tl.trans(k)) * qk_scale
+        s = tl.dot(q, tl.trans(k), input_precision=PRECISION) * qk_scale
         p = tl.exp2(s - lse[:, None])
         if MASKED:
             keep = cols[None, :] < Tk
             if CAUSAL:
                 keep = keep & (cols[None, :] <= rows[:, None] + shift)
             p = tl.where(keep, p, 0.0)
-        dp = tl.dot(do, tl.trans(v))
+        dp = tl.dot(do, tl.trans(v), input_precision=PRECISION)
         ds = p * (dp - delta[:, None])
-        dq += tl.dot(ds.to(k.dtype), k)                         # dQ = dS K (times the scale, at the end)
+        dq += tl.dot(ds.to(k.dtype), k, input_precision=PRECISION)         # dQ = dS K (scaled at the end)
     return dq
 
 
@@ -235,7 +238,7 @@ def _backward_dq(Q, K, V, DO, LSE, DELTA, DQ,
                  sgb, sgh, sgt,                                      # the strides of DQ
                  n_head, group, Tq, Tk, qk_scale, sm_scale,
                  HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
-                 CAUSAL: tl.constexpr):
+                 CAUSAL: tl.constexpr, PRECISION: tl.constexpr):
     pid_m, bh = tl.program_id(0), tl.program_id(1).to(tl.int64)
     b, h = bh // n_head, bh % n_head
     hk = h // group
@@ -256,9 +259,9 @@ def _backward_dq(Q, K, V, DO, LSE, DELTA, DQ,
     else:
         whole, hi = Tk // BLOCK_N * BLOCK_N, Tk
     dq = _dq_tiles(dq, q, do, lse, delta, k_base, v_base, skt, svt, rows, dims, in_d, 0, whole, Tk, shift, qk_scale,
-                   BLOCK_N, CAUSAL, MASKED=False)
+                   BLOCK_N, CAUSAL, PRECISION, MASKED=False)
     dq = _dq_tiles(dq, q, do, lse, delta, k_base, v_base, skt, svt, rows, dims, in_d, whole, hi, Tk, shift, qk_scale,
-                   BLOCK_N, CAUSAL, MASKED=True)
+                   BLOCK_N, CAUSAL, PRECISION, MASKED=True)
     tl.store(DQ + b * sgb + h * sgh + rows[:, None] * sgt + dims[None, :], (dq * sm_scale).to(DQ.dtype.element_ty),
              mask=q_mask)
 
@@ -289,6 +292,8 @@ def _check(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool) -> N
         raise ValueError(f"causal attention needs at least as many keys as queries, got {q.size(2)} and {k.size(2)}")
     if not q.dtype == k.dtype == v.dtype:
         raise TypeError(f"q, k and v must share a dtype, got {q.dtype}, {k.dtype}, {v.dtype}")
+    if q.device.type != "cuda" and interpreter_problem():
+        raise RuntimeError(interpreter_problem())
 
 
 def flash_forward(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool = True,
@@ -306,7 +311,7 @@ def flash_forward(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: boo
         _forward[grid](q, k, v, out, lse, *_strides(q), *_strides(k), *_strides(v), *_strides(out),
                        nh, nh // n_kv, Tq, Tk, LOG2E / math.sqrt(D),
                        HEAD_DIM=D, BLOCK_D=cfg.block_d(D), BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, CAUSAL=causal,
-                       num_warps=cfg.num_warps, num_stages=cfg.num_stages)
+                       PRECISION=pick_precision(q.device), num_warps=cfg.num_warps, num_stages=cfg.num_stages)
     return out, lse
 
 
@@ -324,7 +329,7 @@ def flash_backward(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, out: torch
     strides = (*_strides(q), *_strides(k), *_strides(v), *_strides(dout))
     scales = (nh, nh // n_kv, Tq, Tk, LOG2E / math.sqrt(D), 1 / math.sqrt(D))
     meta = dict(HEAD_DIM=D, BLOCK_D=cfg.block_d(D), BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, CAUSAL=causal,
-                num_warps=cfg.num_warps, num_stages=cfg.num_stages)
+                PRECISION=pick_precision(q.device), num_warps=cfg.num_warps, num_stages=cfg.num_stages)
     with _on(q.device):
         _delta[(triton.cdiv(Tq, cfg.block_m), B * nh)](out, dout, delta, *_strides(out), *_strides(dout), nh, Tq,
                                                         HEAD_DIM=D, BLOCK_D=cfg.block_d(D), BLOCK_M=cfg.block_m)
