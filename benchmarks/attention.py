@@ -19,9 +19,12 @@ where its scores would not fit in memory.
 
 import argparse
 import json
+import shlex
+import sys
 
 import torch
 
+from minillm import results
 from minillm.kernels import benchmark
 
 
@@ -37,13 +40,19 @@ def main(argv: list[str] | None = None) -> list[dict]:
                                                         "bfloat16 or float32")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--json", help="also write the rows to this file")
+    parser.add_argument("--save-result", metavar="NAME",
+                        help="write the measurement to minillm/results/NAME.json (e.g. attention_h100) to commit")
     args = parser.parse_args(argv)
+    if args.save_result is not None and not results.NAME.fullmatch(args.save_result):
+        parser.error(f"--save-result {args.save_result!r}: use lower-case letters, digits and _")
 
     if args.device == "auto" and not torch.cuda.is_available():
         print("benchmarks/attention.py measures the Triton kernels on a CUDA GPU, and there is none here "
               "(run it on Colab or a GPU machine; --device cpu compares reference and SDPA on the CPU).")
         return []
     device = torch.device("cuda" if args.device == "auto" else args.device)
+    if args.save_result and device.type != "cuda":
+        parser.error("--save-result keeps a GPU measurement (peak memory, the Triton column): run it on a GPU")
     if args.dtype == "auto":
         dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else (
             torch.float16 if device.type == "cuda" else torch.float32)
@@ -57,7 +66,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
         with atomic_write(args.json, "w") as f:
             json.dump(rows, f, indent=1)
         print(f"wrote {args.json}")
+    if args.save_result and rows:
+        command = shlex.join(["python", "benchmarks/attention.py", *(sys.argv[1:] if argv is None else argv)])
+        notes = NOTES.format(torch=torch.__version__, repeats=args.repeats)
+        result = results.Result(args.save_result, benchmark.result_values(rows), command, results.machine(), notes=notes)
+        print(f"saved {results.save(result)}")
     return rows
+
+
+NOTES = ("torch {torch}; median of {repeats} wall-clock timings per call (synchronised, so Python's launch overhead "
+         "counts: it dominates below T = 2048); SDPA pinned to its FlashAttention (else memory-efficient) backend; "
+         "peak memory above the inputs")
 
 
 if __name__ == "__main__":

@@ -124,3 +124,57 @@ def run(device: torch.device, dtype: torch.dtype, lengths, head_dims, causal_opt
                     rows.append(row)
                 del q, k, v
     return rows
+
+
+# ----------------------------------------------------------------------------
+# rows <-> a committed result (minillm.results), whose values are flat lists of numbers
+
+IMPLEMENTATIONS = ("reference", "sdpa", "triton")
+_PASSES = {"forward": "fwd", "forward+backward": "fwdbwd"}
+
+
+def _prefix(head_dim: int, causal: bool, pass_: str) -> str:
+    return f"d{head_dim}_{'causal' if causal else 'full'}_{_PASSES[pass_]}"
+
+
+def result_values(rows: list[dict]) -> dict:
+    """`run`'s rows (from a GPU) as a Result's values: per setting and implementation, lists of T, ms and MiB.
+
+    >>> row = dict(gpu="GPU", dtype="bfloat16", batch=1, heads=16, head_dim=64, causal=True, T=1024,
+    ...            **{"pass": "forward"}, sdpa=dict(ms=0.5, tflops=1.0, peak_mib=2.0))
+    >>> result_values([row])["d64_causal_fwd_sdpa_ms"]
+    [0.5]
+    """
+    first = rows[0]
+    values = {key: first[key] for key in ("gpu", "dtype", "batch", "heads")}
+    for row in rows:
+        prefix = _prefix(row["head_dim"], row["causal"], row["pass"])
+        for name in IMPLEMENTATIONS:
+            if name in row:
+                for field, value in (("T", row["T"]), ("ms", row[name]["ms"]), ("mib", row[name]["peak_mib"])):
+                    values.setdefault(f"{prefix}_{name}_{field}", []).append(value)
+    return values
+
+
+def rows_from_values(values: dict) -> list[dict]:
+    """The inverse of `result_values`: rows as `run` returns them (TFLOP/s and the speed ratio recomputed)."""
+    by_setting: dict[tuple, dict] = {}
+    passes = {short: long for long, short in _PASSES.items()}
+    for key, Ts in values.items():
+        parts = key.split("_")
+        if len(parts) != 5 or parts[-1] != "T":
+            continue
+        head_dim, causal, pass_, name = int(parts[0][1:]), parts[1] == "causal", passes[parts[2]], parts[3]
+        prefix = key.removesuffix("_T")
+        for T, ms, mib in zip(Ts, values[f"{prefix}_ms"], values[f"{prefix}_mib"]):
+            row = by_setting.setdefault((head_dim, causal, T, pass_), dict(
+                gpu=values["gpu"], dtype=values["dtype"], batch=values["batch"], heads=values["heads"],
+                head_dim=head_dim, causal=causal, T=T, **{"pass": pass_}))
+            seconds = ms / 1e3
+            row[name] = dict(ms=ms, peak_mib=mib, tflops=flops(row["batch"], row["heads"], T, head_dim, causal,
+                                                               pass_ == "forward+backward") / seconds / 1e12)
+    rows = [by_setting[key] for key in sorted(by_setting, key=lambda k: (k[0], k[1], k[2], k[3] != "forward"))]
+    for row in rows:
+        if "triton" in row and "sdpa" in row:
+            row["triton_vs_sdpa_speed"] = row["sdpa"]["ms"] / row["triton"]["ms"]
+    return rows

@@ -127,7 +127,15 @@ def deck_saved_memory(src: Sources) -> Figure:
     return plot_saved_memory(MEMORY_SETTINGS["lengths"], measure_saved_memory())
 
 
+def deck_attention_h100(src: Sources) -> Figure:
+    """The committed H100 benchmark (minillm/results/attention_h100.json), at the issue's goal setting."""
+    from ..kernels.benchmark import rows_from_values
+
+    return plot_attention_benchmark(rows_from_values(src.result("attention_h100").values), head_dim=64, causal=True)
+
+
 DECK_FIGURES: dict[str, Callable[[Sources], Figure]] = {
     "saved_memory": deck_saved_memory,
     "tiles": lambda src: plot_tiles(),
+    "attention_h100": deck_attention_h100,
 }

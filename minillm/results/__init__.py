@@ -52,6 +52,7 @@ PRODUCERS = {
     "ngram_crossover_cpu": "python benchmarks/ngram_crossover.py --preset cpu --max-iters 10000 --eval-every 500 "
                            "--save-result ngram_crossover_cpu",
     "curation_payoff": "python benchmarks/curation_payoff.py --save-result curation_payoff",
+    "attention_h100": "python benchmarks/attention.py --repeats 5 --save-result attention_h100",  # on an H100
 }
 
 NAME = re.compile(r"[a-z0-9][a-z0-9_]*")  # file names that read the same everywhere: gpu_preset, bpe_timing_2
