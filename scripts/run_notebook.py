@@ -59,6 +59,12 @@ def _stand_in_for_ipython() -> None:
     sys.modules.update({"IPython": ipython, "IPython.display": display})
 
 
+def run_cell(source: str, namespace: dict, filename: str) -> None:
+    """exec a cell as IPython does, under a file name that linecache knows: @triton.jit reads a kernel's source."""
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    exec(compile(source, filename, "exec"), namespace)
+
+
 def run(path: str) -> float:
     """Run every code cell; returns the total seconds. Raises what a cell raises."""
     os.environ.setdefault("MPLBACKEND", "Agg")
@@ -67,10 +73,8 @@ def run(path: str) -> float:
     total = 0.0
     for i, source in enumerate(code_cells(path), start=1):
         t0 = time.perf_counter()
-        filename = f"{path} cell {i}"
-        linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)  # @triton.jit
-        try:                                                                          # reads a kernel's source
-            exec(compile(source, filename, "exec"), namespace)
+        try:
+            run_cell(source, namespace, f"{path} cell {i}")
         except Exception:
             print(f"FAILED in code cell {i} of {path}:\n{source}\n", file=sys.stderr)
             raise

@@ -5,7 +5,6 @@ notebook must fail its checker as a stub and pass it as solved.
 """
 
 import importlib.util
-import linecache
 import re
 import subprocess
 import sys
@@ -142,10 +141,16 @@ def test_every_checker_has_an_exercise_in_a_notebook():
     assert used == set(exercises.CHECKERS)
 
 
-def run_cell(source, namespace, filename):
-    """exec a cell as IPython does, under a file name that linecache knows: @triton.jit reads a kernel's source."""
-    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
-    exec(compile(source, filename, "exec"), namespace)
+run_cell = load_script(ROOT / "scripts" / "run_notebook.py").run_cell  # as scripts/run_notebook.py runs cells
+
+
+def test_run_cell_lets_inspect_read_what_a_cell_defines():
+    """@triton.jit reads its function's source (a KeyError in the interpreter otherwise): exec alone can't give it."""
+    import inspect
+
+    namespace = {}
+    run_cell("def kernel(x):\n    return x + 1\n", namespace, "<a notebook cell>")
+    assert inspect.getsource(namespace["kernel"]) == "def kernel(x):\n    return x + 1\n"
 
 
 ALL_EXERCISES = [(name, *exercise) for name, nb in INSTRUCTOR.items() for exercise in exercises_of(nb)]

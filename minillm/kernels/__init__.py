@@ -70,8 +70,8 @@ def why_not_triton(q: torch.Tensor, mask: torch.Tensor | None = None, dropout_p:
     if q.device.type != "cuda" and not interpreting():
         return (f"the Triton kernels need a CUDA GPU and q is on {q.device.type} (on a CPU they run only under "
                 f"TRITON_INTERPRET=1, for tests)")
-    if q.device.type != "cuda" and interpreter_problem():
-        return interpreter_problem()
+    if q.device.type != "cuda" and (problem := interpreter_problem()):
+        return problem
     if q.device.type == "cuda":
         major, minor = torch.cuda.get_device_capability(q.device)
         if (major, minor) < (7, 5):
@@ -81,8 +81,8 @@ def why_not_triton(q: torch.Tensor, mask: torch.Tensor | None = None, dropout_p:
                     f"use float16 (train with --dtype float16)")
         from .configs import compile_problem, generation
 
-        if compile_problem(generation((major, minor)), q.dtype):
-            return compile_problem(generation((major, minor)), q.dtype)
+        if problem := compile_problem(generation((major, minor)), q.dtype):
+            return problem
     if q.dtype not in (torch.float16, torch.bfloat16, torch.float32):
         return f"the kernels take float16, bfloat16 or float32, not {q.dtype}"
     if mask is not None:

@@ -292,8 +292,8 @@ def _check(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool) -> N
         raise ValueError(f"causal attention needs at least as many keys as queries, got {q.size(2)} and {k.size(2)}")
     if not q.dtype == k.dtype == v.dtype:
         raise TypeError(f"q, k and v must share a dtype, got {q.dtype}, {k.dtype}, {v.dtype}")
-    if q.device.type != "cuda" and interpreter_problem():
-        raise RuntimeError(interpreter_problem())
+    if q.device.type != "cuda" and (problem := interpreter_problem()):
+        raise RuntimeError(problem)
 
 
 def flash_forward(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool = True,
